@@ -1,0 +1,190 @@
+//! The command line: flags are parsed by clap, then checked into a [`Config`] in one place.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tracing::info;
+
+use crate::config::Config;
+use crate::logging::LogFormat;
+use crate::vfs::{DirSource, FileSource};
+
+/// bootherd: network-boot Raspberry Pis, U-Boot boards and PCs next to the LAN's own
+/// DHCP server.
+#[derive(Debug, Parser)]
+#[command(name = "bootherd", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr (`RUST_LOG` sets the level, default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// bootherd's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: TFTP and HTTP on the boot tree.
+    ///
+    /// Without --config it serves --root (default ./tftp-root) over TFTP (port 69) and
+    /// HTTP (port 80) on every IPv4 address of this host, and logs one line per
+    /// service saying where it listens. Command-line flags override the file.
+    Serve(ServeArgs),
+    /// Check a configuration file and exit: 0 when it is usable, 1 with the file, line
+    /// and problem when it is not.
+    Check(CheckArgs),
+}
+
+/// Flags of `bootherd serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see README.md for the keys).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory served over TFTP and HTTP [default: ./tftp-root].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Listen only on this IPv4 address (repeatable) [default: every address].
+    #[arg(long, value_name = "IP")]
+    pub listen: Vec<Ipv4Addr>,
+    /// Listen only on this interface's addresses (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub interface: Vec<String>,
+    /// TFTP port; 0 lets the kernel choose [default: 69].
+    #[arg(long, value_name = "PORT")]
+    pub tftp_port: Option<u16>,
+    /// HTTP port; 0 lets the kernel choose [default: 80].
+    #[arg(long, value_name = "PORT")]
+    pub http_port: Option<u16>,
+    /// Do not serve HTTP.
+    #[arg(long)]
+    pub no_http: bool,
+}
+
+/// Flags of `bootherd check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// TOML configuration file to check.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => check(&args.config),
+    }
+}
+
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    config.validate(path)?;
+    println!(
+        "{}: ok (tftp root {}, http root {})",
+        path.display(),
+        config.tftp.root.display(),
+        config.http_root().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the effective configuration: the file (or defaults), then the flags.
+fn effective_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let (mut config, origin) = match &args.config {
+        Some(path) => (Config::load(path)?, path.clone()),
+        None => (Config::defaults(), PathBuf::from("<command line>")),
+    };
+    if let Some(root) = &args.root {
+        config.tftp.root = root.clone();
+    }
+    if !args.listen.is_empty() {
+        config.net.listen = args.listen.clone();
+    }
+    if !args.interface.is_empty() {
+        config.net.interfaces = args.interface.clone();
+    }
+    if let Some(port) = args.tftp_port {
+        config.tftp.port = port;
+    }
+    if let Some(port) = args.http_port {
+        config.http.port = port;
+    }
+    if args.no_http {
+        config.http.enabled = false;
+    }
+    config.validate(&origin)?;
+    Ok(config)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = effective_config(&args)?;
+    let addrs = crate::net::listen_addresses(&config.net).context("choosing addresses")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve_async(config, addrs))
+}
+
+async fn serve_async(config: Config, addrs: Vec<Ipv4Addr>) -> anyhow::Result<ExitCode> {
+    let mut services = tokio::task::JoinSet::new();
+    if config.tftp.enabled {
+        let source: Arc<dyn FileSource> = Arc::new(open_root(&config.tftp.root)?);
+        let sockets = crate::tftp::bind(&addrs, config.tftp.port)?;
+        info!(
+            root = %config.tftp.root.display(),
+            "tftp listening on {}",
+            list_addrs(sockets.iter().map(|s| s.local_addr()))
+        );
+        services.spawn(crate::tftp::run(sockets, source, (&config.tftp).into()));
+    }
+    if config.http.enabled {
+        let source: Arc<dyn FileSource> = Arc::new(open_root(config.http_root())?);
+        let listeners = crate::http::bind(&addrs, config.http.port).await?;
+        info!(
+            root = %config.http_root().display(),
+            "http listening on {}",
+            list_addrs(listeners.iter().map(|l| l.local_addr()))
+        );
+        services.spawn(crate::http::run(listeners, source));
+    }
+    if services.is_empty() {
+        anyhow::bail!("nothing to serve: both TFTP and HTTP are disabled");
+    }
+    tokio::select! {
+        () = shutdown_signal() => info!("shutting down"),
+        _ = services.join_next() => anyhow::bail!("a service stopped unexpectedly"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_root(root: &Path) -> anyhow::Result<DirSource> {
+    DirSource::open(root).with_context(|| format!("opening root {}", root.display()))
+}
+
+fn list_addrs(addrs: impl Iterator<Item = std::io::Result<std::net::SocketAddr>>) -> String {
+    addrs
+        .filter_map(Result::ok)
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

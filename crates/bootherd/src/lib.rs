@@ -1,0 +1,10 @@
+//! bootherd: a network-boot server. This library holds the services the binary runs;
+//! protocol logic lives in `bootherd-proto` and is free of I/O.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod net;
+pub mod tftp;
+pub mod vfs;

@@ -1,0 +1,287 @@
+//! The TFTP service: one listening socket per address; each read request becomes a task
+//! with its own socket (a new TID, RFC 1350) driving a `bootherd_proto` transfer.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bootherd_proto::tftp::transfer::{Outcome, Transfer, TransferConfig, Transmit};
+use bootherd_proto::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
+use tokio::net::UdpSocket;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, info, warn};
+
+use crate::config::TftpConfig;
+use crate::net;
+use crate::vfs::{clean_path, ClientInfo, FileSource, OpenFile, VfsError};
+
+/// IPv4 + UDP + TFTP DATA header: what a block must leave room for inside the MTU.
+const HEADER_OVERHEAD: u32 = 20 + 8 + 4;
+/// Netascii files are converted in memory; larger ones are refused.
+const NETASCII_LIMIT: u64 = 64 << 20;
+
+/// Settings a running service needs, taken from [`TftpConfig`].
+#[derive(Debug, Clone)]
+pub struct TftpSettings {
+    /// Transfers in flight at once.
+    pub max_transfers: usize,
+    /// Protocol limits handed to each transfer (blksize is clamped further per path MTU).
+    pub transfer: TransferConfig,
+}
+
+impl From<&TftpConfig> for TftpSettings {
+    fn from(c: &TftpConfig) -> Self {
+        TftpSettings {
+            max_transfers: c.max_transfers,
+            transfer: TransferConfig {
+                max_blksize: c.max_blksize,
+                max_windowsize: c.max_windowsize,
+                default_timeout: Duration::from_millis(c.timeout_ms),
+                max_retries: c.retries,
+            },
+        }
+    }
+}
+
+/// Binds one UDP socket per address on `port` (0 lets the kernel choose).
+pub fn bind(addrs: &[Ipv4Addr], port: u16) -> anyhow::Result<Vec<UdpSocket>> {
+    addrs
+        .iter()
+        .map(|&ip| {
+            let addr = SocketAddrV4::new(ip, port);
+            let socket = std::net::UdpSocket::bind(addr).map_err(|e| bind_error("TFTP", addr, e))?;
+            socket.set_nonblocking(true)?;
+            Ok(UdpSocket::from_std(socket)?)
+        })
+        .collect()
+}
+
+pub(crate) fn bind_error(what: &str, addr: SocketAddrV4, err: std::io::Error) -> anyhow::Error {
+    let hint = if err.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+    } else {
+        ""
+    };
+    anyhow::anyhow!("cannot listen for {what} on {addr}: {err}{hint}")
+}
+
+/// Serves read requests on `sockets` until the task is dropped.
+pub async fn run(sockets: Vec<UdpSocket>, source: Arc<dyn FileSource>, settings: TftpSettings) {
+    let permits = Arc::new(Semaphore::new(settings.max_transfers));
+    let settings = Arc::new(settings);
+    let mut listeners = tokio::task::JoinSet::new();
+    for socket in sockets {
+        listeners.spawn(listen(
+            socket,
+            source.clone(),
+            settings.clone(),
+            permits.clone(),
+        ));
+    }
+    while listeners.join_next().await.is_some() {}
+}
+
+async fn listen(
+    socket: UdpSocket,
+    source: Arc<dyn FileSource>,
+    settings: Arc<TftpSettings>,
+    permits: Arc<Semaphore>,
+) {
+    let local = match socket.local_addr() {
+        Ok(SocketAddr::V4(a)) => *a.ip(),
+        _ => Ipv4Addr::UNSPECIFIED,
+    };
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, peer) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(err) => {
+                // ICMP errors from earlier sends surface here; they are not fatal.
+                debug!(%err, "tftp: receive error on listening socket");
+                continue;
+            }
+        };
+        match Packet::parse(&buf[..n]) {
+            Ok(Packet::Rrq(request)) => {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    let msg = format!(
+                        "server busy: {} transfers in progress, try again later",
+                        settings.max_transfers
+                    );
+                    warn!(%peer, "tftp: refused a request: {msg}");
+                    let _ = socket
+                        .send_to(&wire::error_packet(ErrorCode::NotDefined, &msg), peer)
+                        .await;
+                    continue;
+                };
+                tokio::spawn(serve_read(
+                    local,
+                    peer,
+                    request,
+                    source.clone(),
+                    settings.clone(),
+                    permit,
+                ));
+            }
+            Ok(Packet::Wrq(request)) => {
+                info!(%peer, file = %String::from_utf8_lossy(&request.filename), "tftp: write request refused: server is read-only");
+                let packet =
+                    wire::error_packet(ErrorCode::AccessViolation, "bootherd is read-only");
+                let _ = socket.send_to(&packet, peer).await;
+            }
+            Ok(other) => debug!(%peer, ?other, "tftp: unexpected packet on the listening port"),
+            Err(err) => debug!(%peer, %err, "tftp: malformed packet dropped"),
+        }
+    }
+}
+
+async fn serve_read(
+    local: Ipv4Addr,
+    peer: SocketAddr,
+    request: Request,
+    source: Arc<dyn FileSource>,
+    settings: Arc<TftpSettings>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let name = String::from_utf8_lossy(&request.filename).into_owned();
+    let socket = match transfer_socket(local, peer) {
+        Ok(s) => s,
+        Err(err) => {
+            warn!(%peer, file = %name, %err, "tftp: cannot open a transfer socket");
+            return;
+        }
+    };
+    let file = match open(&request, peer, &*source) {
+        Ok(file) => file,
+        Err((code, reason)) => {
+            info!(%peer, file = %name, "tftp: refused: {reason}");
+            let _ = socket.send(&wire::error_packet(code, &reason)).await;
+            return;
+        }
+    };
+    let mut config = settings.transfer.clone();
+    if let Some(mtu) = net::path_mtu(&socket) {
+        let fit = mtu.saturating_sub(HEADER_OVERHEAD).clamp(8, u32::from(u16::MAX)) as u16;
+        config.max_blksize = config.max_blksize.min(fit);
+    }
+    let started = Instant::now();
+    let mut transfer = Transfer::new(&request.options, file.len(), &config, started);
+    let negotiated = transfer.negotiated();
+    match drive(&socket, &mut transfer, &file, negotiated.blksize).await {
+        Ok(()) => {}
+        Err(err) => {
+            debug!(%peer, file = %name, %err, "tftp: transfer ended early");
+            return;
+        }
+    }
+    let elapsed = started.elapsed();
+    match transfer.outcome() {
+        Some(Outcome::Completed { bytes, retransmits }) => {
+            let rate = *bytes as f64 / elapsed.as_secs_f64().max(1e-6) / 1e6;
+            info!(
+                %peer,
+                file = %name,
+                bytes,
+                blksize = negotiated.blksize,
+                windowsize = negotiated.windowsize,
+                retransmits,
+                ms = elapsed.as_millis() as u64,
+                "tftp: sent {name} to {peer} ({bytes} bytes, {rate:.1} MB/s)"
+            );
+        }
+        Some(Outcome::ClientAborted {
+            code,
+            message,
+            acked_blocks,
+        }) => debug!(%peer, file = %name, ?code, %message, acked_blocks, "tftp: client ended the transfer"),
+        Some(Outcome::TimedOut { acked_blocks }) => {
+            debug!(%peer, file = %name, acked_blocks, "tftp: client went silent, transfer dropped")
+        }
+        None => {}
+    }
+}
+
+/// Opens the requested file, or says which TFTP error to send and why.
+fn open(
+    request: &Request,
+    peer: SocketAddr,
+    source: &dyn FileSource,
+) -> Result<OpenFile, (ErrorCode, String)> {
+    let path = clean_path(&request.filename).map_err(vfs_error)?;
+    let client = ClientInfo { addr: peer };
+    let file = source.open(&client, &path).map_err(vfs_error)?;
+    match request.mode {
+        Mode::Octet => Ok(file),
+        Mode::Netascii => {
+            let data = file
+                .read_all(NETASCII_LIMIT)
+                .map_err(|e| (ErrorCode::NotDefined, format!("netascii: {e}")))?;
+            Ok(OpenFile::memory(wire::to_netascii(&data)))
+        }
+        Mode::Mail => Err((
+            ErrorCode::IllegalOperation,
+            "mail mode is not supported".into(),
+        )),
+    }
+}
+
+fn vfs_error(err: VfsError) -> (ErrorCode, String) {
+    let code = match err {
+        VfsError::NotFound => ErrorCode::FileNotFound,
+        VfsError::BadName(_) | VfsError::Forbidden(_) => ErrorCode::AccessViolation,
+        VfsError::Io(_) => ErrorCode::NotDefined,
+    };
+    (code, err.to_string())
+}
+
+/// A socket for one transfer: bound to the address the request came to, connected to
+/// the client, so the kernel filters out packets from any other TID.
+fn transfer_socket(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind((local, 0))?;
+    socket.connect(peer)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
+}
+
+/// Runs the transfer to its end: sends what it asks, feeds it replies and timeouts.
+async fn drive(
+    socket: &UdpSocket,
+    transfer: &mut Transfer,
+    file: &OpenFile,
+    blksize: u16,
+) -> std::io::Result<()> {
+    let mut out = vec![0u8; 4 + usize::from(blksize)];
+    let mut inbound = vec![0u8; 1024];
+    loop {
+        while let Some(transmit) = transfer.poll_transmit() {
+            match transmit {
+                Transmit::Oack(packet) | Transmit::Error(packet) => {
+                    socket.send(&packet).await?;
+                }
+                Transmit::Data { block, offset, len } => {
+                    out[..4].copy_from_slice(&wire::data_header(block));
+                    if let Err(err) = file.read_exact_at(offset, &mut out[4..4 + len]) {
+                        let msg = format!("read failed: {err}");
+                        let _ = socket
+                            .send(&wire::error_packet(ErrorCode::NotDefined, &msg))
+                            .await;
+                        return Err(err);
+                    }
+                    socket.send(&out[..4 + len]).await?;
+                }
+            }
+        }
+        let Some(deadline) = transfer.poll_timeout() else {
+            return Ok(());
+        };
+        tokio::select! {
+            received = socket.recv(&mut inbound) => {
+                let n = received?;
+                transfer.handle_datagram(Instant::now(), &inbound[..n]);
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {
+                transfer.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
