@@ -1,0 +1,3 @@
+//! Packet formats: each submodule parses and emits one protocol's datagrams.
+
+pub mod tftp;
