@@ -64,9 +64,7 @@ async fn serve_file(
         %method,
         path = uri.path(),
         status = response.status().as_u16(),
-        "http: {method} {} -> {}",
-        uri.path(),
-        response.status().as_u16()
+        "http: request"
     );
     response
 }
@@ -88,7 +86,9 @@ async fn respond(
     }
     let raw = uri.path().trim_start_matches('/');
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
-    let file = match clean_path(&decoded).and_then(|path| source.open(&ClientInfo { addr: peer }, &path)) {
+    let file = match clean_path(&decoded)
+        .and_then(|path| source.open(&ClientInfo { addr: peer }, &path))
+    {
         Ok(file) => file,
         Err(err) => return error_response(err),
     };
@@ -123,7 +123,10 @@ async fn respond(
     }
     extra.insert(header::CONTENT_LENGTH, header_value(&count.to_string()));
     extra.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    extra.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(raw)));
+    extra.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(raw)),
+    );
     if method == Method::HEAD {
         return (status, extra).into_response();
     }

@@ -19,10 +19,7 @@ pub struct LocalAddr {
 pub fn ipv4_addresses() -> io::Result<Vec<LocalAddr>> {
     let mut out = Vec::new();
     for ifa in nix::ifaddrs::getifaddrs().map_err(io::Error::from)? {
-        if !ifa
-            .flags
-            .contains(nix::net::if_::InterfaceFlags::IFF_UP)
-        {
+        if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
             continue;
         }
         let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {

@@ -49,7 +49,8 @@ pub fn bind(addrs: &[Ipv4Addr], port: u16) -> anyhow::Result<Vec<UdpSocket>> {
         .iter()
         .map(|&ip| {
             let addr = SocketAddrV4::new(ip, port);
-            let socket = std::net::UdpSocket::bind(addr).map_err(|e| bind_error("TFTP", addr, e))?;
+            let socket =
+                std::net::UdpSocket::bind(addr).map_err(|e| bind_error("TFTP", addr, e))?;
             socket.set_nonblocking(true)?;
             Ok(UdpSocket::from_std(socket)?)
         })
@@ -154,14 +155,16 @@ async fn serve_read(
     let file = match open(&request, peer, &*source) {
         Ok(file) => file,
         Err((code, reason)) => {
-            info!(%peer, file = %name, "tftp: refused: {reason}");
+            info!(%peer, file = %name, %reason, "tftp: refused");
             let _ = socket.send(&wire::error_packet(code, &reason)).await;
             return;
         }
     };
     let mut config = settings.transfer.clone();
     if let Some(mtu) = net::path_mtu(&socket) {
-        let fit = mtu.saturating_sub(HEADER_OVERHEAD).clamp(8, u32::from(u16::MAX)) as u16;
+        let fit = mtu
+            .saturating_sub(HEADER_OVERHEAD)
+            .clamp(8, u32::from(u16::MAX)) as u16;
         config.max_blksize = config.max_blksize.min(fit);
     }
     let started = Instant::now();
@@ -186,14 +189,17 @@ async fn serve_read(
                 windowsize = negotiated.windowsize,
                 retransmits,
                 ms = elapsed.as_millis() as u64,
-                "tftp: sent {name} to {peer} ({bytes} bytes, {rate:.1} MB/s)"
+                mb_per_s = format_args!("{rate:.1}"),
+                "tftp: sent"
             );
         }
         Some(Outcome::ClientAborted {
             code,
             message,
             acked_blocks,
-        }) => debug!(%peer, file = %name, ?code, %message, acked_blocks, "tftp: client ended the transfer"),
+        }) => {
+            debug!(%peer, file = %name, ?code, %message, acked_blocks, "tftp: client ended the transfer")
+        }
         Some(Outcome::TimedOut { acked_blocks }) => {
             debug!(%peer, file = %name, acked_blocks, "tftp: client went silent, transfer dropped")
         }

@@ -185,7 +185,9 @@ pub struct DirSource {
 
 impl fmt::Debug for DirSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DirSource").field("path", &self.path).finish()
+        f.debug_struct("DirSource")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
