@@ -1,0 +1,9 @@
+//! bootherd's integration tests: the real binary against real clients, one test binary.
+//!
+//! Tests that need root and network namespaces print `SKIP <name>: <reason>` and
+//! pass when those are missing, except under `CI=true`, where they fail.
+
+mod cli;
+mod support;
+mod tftp_clients;
+mod traversal;

@@ -1,0 +1,526 @@
+//! Test fixtures: the namespace lab, the server under test, bounded commands, test files.
+//!
+//! Everything here cleans up after itself on drop, including while a test panics.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BOOTHERD: &str = env!("CARGO_BIN_EXE_bootherd");
+
+/// How long the server may take to log that it listens.
+const STARTUP_LIMIT: Duration = Duration::from_secs(10);
+
+/// The server's address inside a lab (`NAME-srv`, eth0).
+pub const LAB_SERVER_IP: &str = "10.99.0.1";
+
+/// Environment variable put into the server's environment; no reply may ever contain it.
+pub const CANARY_VAR: &str = "BOOTHERD_TEST_CANARY";
+pub const CANARY_VALUE: &str = "canary-6b1f0c2e-do-not-serve";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn lab_script() -> PathBuf {
+    repo_root().join("lab/lab.sh")
+}
+
+fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Effective uid from /proc, so the tests need no libc binding.
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn namespaces_unusable() -> Option<String> {
+    if effective_uid() != Some(0) {
+        return Some("not running as root".into());
+    }
+    if !lab_script().is_file() {
+        return Some(format!("{} is missing", lab_script().display()));
+    }
+    match run_bounded(
+        Command::new("ip").args(["netns", "list"]),
+        Duration::from_secs(10),
+    ) {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!("`ip netns list` failed: {}", out.stderr.trim())),
+        Err(err) => Some(format!("cannot run `ip netns list`: {err}")),
+    }
+}
+
+/// Says a test did not run, on the real stderr: the test harness captures
+/// `eprintln!` of passing tests, and a skip must stay visible.
+fn skip(test: &str, reason: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
+/// Whether a test that needs root and network namespaces can run here.
+///
+/// Prints `SKIP <test>: <reason>` and returns false when it cannot, except under
+/// `CI=true`, where a test that cannot run is a failure.
+pub fn need_root(test: &str) -> bool {
+    let Some(reason) = namespaces_unusable() else {
+        return true;
+    };
+    if is_ci() {
+        panic!("{test}: needs root and network namespaces, and CI=true, but {reason}");
+    }
+    skip(test, &reason);
+    false
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+/// [`need_root`], and every client program in `tools` installed (`scripts/test`
+/// installs them). Prints `SKIP` and returns false when not, except under `CI=true`.
+pub fn need_lab(test: &str, tools: &[&str]) -> bool {
+    if !need_root(test) {
+        return false;
+    }
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let reason = format!(
+        "not installed: {} (scripts/test installs them)",
+        missing.join(", ")
+    );
+    if is_ci() {
+        panic!("{test}: CI=true, but {reason}");
+    }
+    skip(test, &reason);
+    false
+}
+
+/// What a finished (or killed) command left behind.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl RunOutput {
+    pub fn success(&self) -> bool {
+        self.status.success() && !self.timed_out
+    }
+
+    /// Everything a failure message needs.
+    pub fn describe(&self) -> String {
+        format!(
+            "status {}{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status,
+            if self.timed_out {
+                " (killed: timed out)"
+            } else {
+                ""
+            },
+            self.stdout.trim_end(),
+            self.stderr.trim_end()
+        )
+    }
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Runs `cmd` with no stdin, collecting its output; kills it after `limit`.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::io::Result<RunOutput> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let text = |h: JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+    };
+    Ok(RunOutput {
+        status,
+        stdout: text(stdout),
+        stderr: text(stderr),
+        timed_out,
+    })
+}
+
+/// Runs the binary under test with `args`, bounded.
+pub fn run_bootherd<I, S>(args: I) -> RunOutput
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(BOOTHERD);
+    cmd.args(args);
+    run_bounded(&mut cmd, Duration::from_secs(30)).expect("run bootherd")
+}
+
+static LAB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Three network namespaces from `lab/lab.sh up`, torn down on drop.
+pub struct Lab {
+    name: String,
+}
+
+impl Lab {
+    pub fn up() -> Lab {
+        let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
+        // Constructed before `up` runs, so a half-built lab is torn down too.
+        let lab = Lab {
+            name: format!("bh-{}-{n}", std::process::id()),
+        };
+        let out = run_bounded(
+            Command::new(lab_script()).args(["up", &lab.name]),
+            Duration::from_secs(60),
+        )
+        .expect("run lab/lab.sh up");
+        assert!(
+            out.success(),
+            "lab/lab.sh up {} failed: {}",
+            lab.name,
+            out.describe()
+        );
+        lab
+    }
+
+    /// The namespace holding the server under test.
+    pub fn srv(&self) -> String {
+        format!("{}-srv", self.name)
+    }
+
+    /// The namespace holding the clients (and the bridge).
+    pub fn cli(&self) -> String {
+        format!("{}-cli", self.name)
+    }
+
+    /// Runs `args` inside namespace `ns`, killed after `secs` seconds (by
+    /// `timeout`, and by this process should `timeout` itself hang).
+    pub fn exec<S: AsRef<OsStr>>(&self, ns: &str, secs: u64, args: &[S]) -> RunOutput {
+        let mut cmd = Command::new("timeout");
+        cmd.args(["-k", "5", &secs.to_string(), "ip", "netns", "exec", ns]);
+        cmd.args(args);
+        run_bounded(&mut cmd, Duration::from_secs(secs + 15)).expect("run timeout/ip netns exec")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        match run_bounded(
+            Command::new(lab_script()).args(["down", &self.name]),
+            Duration::from_secs(60),
+        ) {
+            Ok(out) if out.success() => {}
+            Ok(out) => eprintln!("lab/lab.sh down {} failed: {}", self.name, out.describe()),
+            Err(err) => eprintln!("lab/lab.sh down {}: {err}", self.name),
+        }
+    }
+}
+
+/// A running `bootherd serve`, killed and reaped on drop.
+pub struct Server {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// Addresses from the `tftp listening on` line.
+    pub tftp: Vec<SocketAddrV4>,
+    /// Addresses from the `http listening on` line.
+    pub http: Vec<SocketAddrV4>,
+}
+
+impl Server {
+    /// Starts the server on 127.0.0.1 with kernel-chosen ports.
+    pub fn start_local(root: &Path) -> Server {
+        let mut cmd = Command::new(BOOTHERD);
+        cmd.arg("serve").arg("--root").arg(root).args([
+            "--listen",
+            "127.0.0.1",
+            "--tftp-port",
+            "0",
+            "--http-port",
+            "0",
+        ]);
+        Server::spawn(cmd)
+    }
+
+    /// Starts the server inside namespace `ns` with its default addresses and ports.
+    pub fn start_in(ns: &str, root: &Path) -> Server {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, BOOTHERD, "serve", "--root"])
+            .arg(root);
+        Server::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Server {
+        let level = std::env::var("BOOTHERD_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
+        cmd.env("RUST_LOG", level)
+            .env("NO_COLOR", "1")
+            .env(CANARY_VAR, CANARY_VALUE)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn bootherd serve");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+
+        // stdout is kept too, in case something is logged there by mistake.
+        for (pipe, tag, tx) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                "stdout: ",
+                None,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                "",
+                Some(lines_tx),
+            ),
+        ] {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let Some(pipe) = pipe else { return };
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let line = strip_ansi(&line);
+                    if let Some(tx) = &tx {
+                        let _ = tx.send(line.clone());
+                    }
+                    log.lock().unwrap().push(format!("{tag}{line}"));
+                }
+            });
+        }
+
+        let mut server = Server {
+            child,
+            log,
+            tftp: Vec::new(),
+            http: Vec::new(),
+        };
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        while server.tftp.is_empty() || server.http.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) => {
+                    if let Some(addrs) = listening_addrs(&line, "tftp listening on ") {
+                        server.tftp = addrs;
+                    }
+                    if let Some(addrs) = listening_addrs(&line, "http listening on ") {
+                        server.http = addrs;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = server.child.wait();
+                    panic!(
+                        "bootherd serve exited before listening ({status:?}); log:\n{}",
+                        server.log_text()
+                    );
+                }
+            }
+            if server.tftp.is_empty() || server.http.is_empty() {
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "bootherd serve exited before listening ({status}); log:\n{}",
+                        server.log_text()
+                    );
+                }
+                if Instant::now() >= deadline {
+                    panic!(
+                        "bootherd serve did not log `tftp listening on` and `http listening on` within {STARTUP_LIMIT:?}; log:\n{}",
+                        server.log_text()
+                    );
+                }
+            }
+        }
+        server
+    }
+
+    /// The first TFTP address.
+    pub fn tftp_addr(&self) -> SocketAddr {
+        SocketAddr::V4(self.tftp[0])
+    }
+
+    /// The first HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        SocketAddr::V4(self.http[0])
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!(
+                "--- bootherd log ---\n{}\n--- end of bootherd log ---",
+                self.log_text()
+            );
+        }
+    }
+}
+
+/// Removes terminal colour sequences (`ESC [ ... letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses `ADDR:PORT[, ADDR:PORT...]` after `marker` in a log line.
+fn listening_addrs(line: &str, marker: &str) -> Option<Vec<SocketAddrV4>> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    let mut addrs = Vec::new();
+    for item in rest.split(',') {
+        let token: String = item
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect();
+        match token.parse() {
+            Ok(addr) => addrs.push(addr),
+            Err(_) => break,
+        }
+    }
+    (!addrs.is_empty()).then_some(addrs)
+}
+
+/// Deterministic pseudo-random bytes (splitmix64), different for each seed.
+pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes `contents` to `path`, creating parent directories.
+pub fn write_file(path: &Path, contents: &[u8]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent directory");
+    }
+    std::fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Asserts the file at `got` holds exactly `want`, reporting the first difference
+/// instead of dumping megabytes.
+pub fn assert_file_eq(got: &Path, want: &[u8], what: &str) {
+    let data = std::fs::read(got)
+        .unwrap_or_else(|e| panic!("{what}: cannot read received file {}: {e}", got.display()));
+    if data == want {
+        return;
+    }
+    let first = data.iter().zip(want).position(|(a, b)| a != b);
+    panic!(
+        "{what}: received {} bytes, expected {}; first difference at byte {}",
+        data.len(),
+        want.len(),
+        first.map_or_else(
+            || "(one is a prefix of the other)".into(),
+            |p| p.to_string()
+        )
+    );
+}
+
+/// A temporary directory, removed on drop. The name carries this process's id
+/// so `lab/lab.sh sweep` can remove what a killed run left.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("bootherd-it-{}-", std::process::id()))
+        .tempdir()
+        .expect("create temp dir")
+}
+
+#[test]
+fn listening_line_parses_one_or_more_addresses() {
+    let line =
+        "2026-01-01T00:00:00Z  INFO bootherd: tftp listening on 127.0.0.1:4069, 10.99.0.1:69";
+    assert_eq!(
+        listening_addrs(line, "tftp listening on "),
+        Some(vec![
+            "127.0.0.1:4069".parse().unwrap(),
+            "10.99.0.1:69".parse().unwrap()
+        ])
+    );
+    let clean = strip_ansi("\u{1b}[32m INFO\u{1b}[0m http listening on 0.0.0.0:80");
+    assert_eq!(
+        listening_addrs(&clean, "http listening on "),
+        Some(vec!["0.0.0.0:80".parse().unwrap()])
+    );
+}
+
+#[test]
+fn pseudo_random_bytes_are_deterministic() {
+    assert_eq!(pseudo_random_bytes(7, 1000), pseudo_random_bytes(7, 1000));
+    assert_ne!(pseudo_random_bytes(7, 64), pseudo_random_bytes(8, 64));
+    assert_eq!(pseudo_random_bytes(7, 13).len(), 13);
+}
