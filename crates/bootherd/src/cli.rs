@@ -29,11 +29,12 @@ pub struct Cli {
 /// bootherd's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: TFTP and HTTP on the boot tree.
+    /// Run the daemon: TFTP and HTTP on the boot tree, and proxyDHCP when asked.
     ///
     /// Without --config it serves --root (default ./tftp-root) over TFTP (port 69) and
     /// HTTP (port 80) on every IPv4 address of this host, and logs one line per
-    /// service saying where it listens. Command-line flags override the file.
+    /// service saying where it listens. --proxy adds proxyDHCP on UDP 67 and 4011.
+    /// Command-line flags override the file.
     Serve(ServeArgs),
     /// Check a configuration file and exit: 0 when it is usable, 1 with the file, line
     /// and problem when it is not.
@@ -64,6 +65,10 @@ pub struct ServeArgs {
     /// Do not serve HTTP.
     #[arg(long)]
     pub no_http: bool,
+    /// Answer PXE firmware and Raspberry Pis with proxyDHCP on UDP 67 and 4011
+    /// (boot information only, never addresses).
+    #[arg(long)]
+    pub proxy: bool,
 }
 
 /// Flags of `bootherd check`.
@@ -118,6 +123,9 @@ fn effective_config(args: &ServeArgs) -> anyhow::Result<Config> {
     if args.no_http {
         config.http.enabled = false;
     }
+    if args.proxy {
+        config.proxy.enabled = true;
+    }
     config.validate(&origin)?;
     Ok(config)
 }
@@ -135,8 +143,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve_async(config: Config, addrs: Vec<Ipv4Addr>) -> anyhow::Result<ExitCode> {
     let mut services = tokio::task::JoinSet::new();
-    if config.tftp.enabled {
-        let source: Arc<dyn FileSource> = Arc::new(open_root(&config.tftp.root)?);
+    let tftp_source: Option<Arc<dyn FileSource>> = match config.tftp.enabled {
+        true => Some(Arc::new(open_root(&config.tftp.root)?)),
+        false => None,
+    };
+    let http_source: Option<Arc<dyn FileSource>> = match config.http.enabled {
+        true => Some(Arc::new(open_root(config.http_root())?)),
+        false => None,
+    };
+    if let Some(source) = tftp_source.clone() {
         let sockets = crate::tftp::bind(&addrs, config.tftp.port)?;
         info!(
             root = %config.tftp.root.display(),
@@ -145,15 +160,28 @@ async fn serve_async(config: Config, addrs: Vec<Ipv4Addr>) -> anyhow::Result<Exi
         );
         services.spawn(crate::tftp::run(sockets, source, (&config.tftp).into()));
     }
-    if config.http.enabled {
-        let source: Arc<dyn FileSource> = Arc::new(open_root(config.http_root())?);
+    let mut http_port = None;
+    if let Some(source) = http_source.clone() {
         let listeners = crate::http::bind(&addrs, config.http.port).await?;
+        http_port = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port());
         info!(
             root = %config.http_root().display(),
             "http listening on {}",
             list_addrs(listeners.iter().map(|l| l.local_addr()))
         );
         services.spawn(crate::http::run(listeners, source));
+    }
+    if config.proxy.enabled {
+        let proxy = crate::dhcp::Proxy::new(&config, tftp_source, http_source, http_port)?;
+        let (dhcp, pxe) = crate::dhcp::bind(&config.proxy)?;
+        info!(
+            "proxy listening on {}",
+            list_addrs([dhcp.local_addr(), pxe.local_addr()].into_iter())
+        );
+        services.spawn(crate::dhcp::run(dhcp, pxe, proxy));
     }
     if services.is_empty() {
         anyhow::bail!("nothing to serve: both TFTP and HTTP are disabled");

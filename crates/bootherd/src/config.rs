@@ -1,12 +1,13 @@
-//! The configuration file: raw serde types that refuse unknown keys, checked into [`Config`].
+//! The configuration file: serde types that refuse unknown keys, then value checks.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// A configuration that was read and checked.
-#[derive(Debug, Clone, PartialEq)]
+/// The whole configuration file. Every section is optional; unknown keys are errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which interfaces and addresses the services listen on.
     pub net: NetConfig,
@@ -14,6 +15,8 @@ pub struct Config {
     pub tftp: TftpConfig,
     /// The HTTP service.
     pub http: HttpConfig,
+    /// proxyDHCP: boot answers for PXE firmware and Raspberry Pis, never addresses.
+    pub proxy: ProxyConfig,
 }
 
 /// Where to listen.
@@ -87,15 +90,56 @@ impl Default for HttpConfig {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    net: NetConfig,
-    #[serde(default)]
-    tftp: TftpConfig,
-    #[serde(default)]
-    http: HttpConfig,
+/// proxyDHCP settings: which firmware gets which boot file. An empty string turns
+/// a client kind off; such clients get no answer and one log line saying why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Run proxyDHCP on UDP 67 and 4011. Off unless asked for (`--proxy`): answering
+    /// DHCP is something to choose, never a surprise on someone's LAN.
+    pub enabled: bool,
+    /// Answer Raspberry Pi boot ROMs and EEPROM bootloaders.
+    pub rpi: bool,
+    /// Delay before answering a Raspberry Pi 3 boot ROM, in milliseconds. The ROM acts
+    /// on a reply only after a later packet or timer; Raspberry Pi staff advise 1-2 s.
+    pub rpi_reply_delay_ms: u64,
+    /// BIOS PXE boot file, fetched by TFTP.
+    pub bios: String,
+    /// UEFI x64 PXE boot file (option 93 = 7), fetched by TFTP.
+    pub uefi_x64: String,
+    /// UEFI IA32 PXE boot file (option 93 = 6).
+    pub uefi_ia32: String,
+    /// UEFI ARM64 PXE boot file (option 93 = 11).
+    pub uefi_arm64: String,
+    /// iPXE script path, handed to iPXE as an HTTP URL on this server.
+    pub ipxe_script: String,
+    /// UEFI HTTP boot file for x64 (option 93 = 16), as a path on this server's HTTP.
+    pub http_x64: String,
+    /// UEFI HTTP boot file for ARM64 (option 93 = 19).
+    pub http_arm64: String,
+    /// UDP port for DHCP requests (67). For tests; real firmware only uses 67.
+    pub port: u16,
+    /// UDP port for PXE boot-server requests (4011).
+    pub pxe_port: u16,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            enabled: false,
+            rpi: true,
+            rpi_reply_delay_ms: 1000,
+            bios: "undionly.kpxe".into(),
+            uefi_x64: "ipxe.efi".into(),
+            uefi_ia32: String::new(),
+            uefi_arm64: String::new(),
+            ipxe_script: "boot.ipxe".into(),
+            http_x64: "ipxe.efi".into(),
+            http_arm64: String::new(),
+            port: 67,
+            pxe_port: 4011,
+        }
+    }
 }
 
 /// A configuration file that could not be used.
@@ -132,12 +176,7 @@ pub enum ConfigError {
 impl Config {
     /// The configuration used when no file is given.
     pub fn defaults() -> Self {
-        let raw = RawConfig::default();
-        Config {
-            net: raw.net,
-            tftp: raw.tftp,
-            http: raw.http,
-        }
+        Config::default()
     }
 
     /// Reads and checks a file. Relative paths in it are taken relative to the file.
@@ -160,12 +199,7 @@ impl Config {
 
     /// Parses TOML text; the error is toml's message with line and column.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
-        Ok(Config {
-            net: raw.net,
-            tftp: raw.tftp,
-            http: raw.http,
-        })
+        toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())
     }
 
     /// Checks values that parse but cannot work, including that the roots exist.
@@ -199,6 +233,15 @@ impl Config {
             return Err(invalid(
                 "tftp.retries",
                 format!("{} is outside 1..=100", t.retries),
+            ));
+        }
+        if self.proxy.rpi_reply_delay_ms > 10_000 {
+            return Err(invalid(
+                "proxy.rpi_reply_delay_ms",
+                format!(
+                    "{} ms is longer than the 10 s a Pi waits",
+                    self.proxy.rpi_reply_delay_ms
+                ),
             ));
         }
         if t.enabled {

@@ -3,8 +3,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod dhcp;
 pub mod http;
 pub mod logging;
 pub mod net;
+pub mod policy;
 pub mod tftp;
 pub mod vfs;

@@ -1,7 +1,7 @@
 //! Host network facts the services need: which IPv4 addresses to listen on, and path MTUs.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
 use crate::config::NetConfig;
@@ -115,5 +115,166 @@ mod tests {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         s.connect("127.0.0.1:9").unwrap();
         assert!(path_mtu(&s).unwrap() >= 1500);
+    }
+}
+
+/// What [`PacketSocket::recv`] learned about one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes written into the buffer.
+    pub len: usize,
+    /// Who sent it.
+    pub source: SocketAddrV4,
+    /// The interface it arrived on.
+    pub ifindex: u32,
+    /// The local address to answer from: the address of that interface the
+    /// kernel would use (`ipi_spec_dst`), also for broadcasts.
+    pub local: Ipv4Addr,
+    /// The destination address of the datagram (a broadcast address or ours).
+    pub destination: Ipv4Addr,
+}
+
+/// A UDP socket bound to a wildcard address that reports, for each datagram, the
+/// interface and local address it arrived on (`IP_PKTINFO`), and sends from a chosen
+/// interface and source address. DHCP needs this: requests are broadcasts, and a
+/// Raspberry Pi fetches from whatever address the reply came from.
+#[derive(Debug)]
+pub struct PacketSocket {
+    inner: tokio::net::UdpSocket,
+}
+
+impl PacketSocket {
+    /// Binds `addr` with `IP_PKTINFO` and `SO_BROADCAST` set.
+    pub fn bind(addr: SocketAddrV4) -> io::Result<Self> {
+        let socket = std::net::UdpSocket::bind(addr)?;
+        socket.set_broadcast(true)?;
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::Ipv4PacketInfo, &true)
+            .map_err(io::Error::from)?;
+        socket.set_nonblocking(true)?;
+        Ok(PacketSocket {
+            inner: tokio::net::UdpSocket::from_std(socket)?,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Receives one datagram with its arrival facts.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
+        loop {
+            self.inner.readable().await?;
+            let result = self.inner.try_io(tokio::io::Interest::READABLE, || {
+                let mut iov = [io::IoSliceMut::new(buf)];
+                let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
+                let msg = recvmsg::<SockaddrIn>(
+                    self.inner.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_DONTWAIT,
+                )
+                .map_err(io::Error::from)?;
+                let source = msg
+                    .address
+                    .map(|a| SocketAddrV4::new(a.ip(), a.port()))
+                    .unwrap_or_else(|| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                let mut info = None;
+                for c in msg.cmsgs().map_err(io::Error::from)? {
+                    if let ControlMessageOwned::Ipv4PacketInfo(pi) = c {
+                        info = Some(pi);
+                    }
+                }
+                let pi = info.ok_or_else(|| io::Error::other("datagram without IP_PKTINFO"))?;
+                Ok(Received {
+                    len: msg.bytes,
+                    source,
+                    ifindex: pi.ipi_ifindex as u32,
+                    local: Ipv4Addr::from(u32::from_be(pi.ipi_spec_dst.s_addr)),
+                    destination: Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr)),
+                })
+            });
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends `buf` to `dest` out of interface `ifindex` with source address `source`.
+    pub async fn send(
+        &self,
+        buf: &[u8],
+        dest: SocketAddrV4,
+        ifindex: u32,
+        source: Ipv4Addr,
+    ) -> io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrIn};
+        let pi = libc::in_pktinfo {
+            ipi_ifindex: ifindex as libc::c_int,
+            ipi_spec_dst: libc::in_addr {
+                s_addr: u32::from(source).to_be(),
+            },
+            ipi_addr: libc::in_addr { s_addr: 0 },
+        };
+        let to = SockaddrIn::from(dest);
+        loop {
+            self.inner.writable().await?;
+            let result = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
+                sendmsg(
+                    self.inner.as_raw_fd(),
+                    &[io::IoSlice::new(buf)],
+                    &[ControlMessage::Ipv4PacketInfo(&pi)],
+                    MsgFlags::MSG_DONTWAIT,
+                    Some(&to),
+                )
+                .map_err(io::Error::from)
+            });
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The index of interface `name`, if it exists.
+pub fn interface_index(name: &str) -> Option<u32> {
+    nix::net::if_::if_nametoindex(name).ok()
+}
+
+#[cfg(test)]
+mod packet_socket_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pktinfo_reports_interface_and_local_address() {
+        let server = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = server.local_addr().unwrap().port();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.send_to(b"hello", ("127.0.0.1", port)).unwrap();
+        let mut buf = [0u8; 64];
+        let got = server.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..got.len], b"hello");
+        assert_eq!(got.ifindex, interface_index("lo").unwrap());
+        assert_eq!(got.local, Ipv4Addr::LOCALHOST);
+        assert_eq!(got.destination, Ipv4Addr::LOCALHOST);
+        let client_addr = match client.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            _ => unreachable!(),
+        };
+        assert_eq!(got.source, client_addr);
+        server
+            .send(b"back", got.source, got.ifindex, got.local)
+            .await
+            .unwrap();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let (n, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"back");
+        assert_eq!(from.port(), port);
     }
 }

@@ -131,9 +131,23 @@ async fn listen(
                 let _ = socket.send_to(&packet, peer).await;
             }
             Ok(other) => debug!(%peer, ?other, "tftp: unexpected packet on the listening port"),
+            Err(err) if is_request(&buf[..n]) => {
+                // A request we cannot read (an embedded NUL shifts the mode, say) gets
+                // a clear error rather than silence, so the client stops retrying.
+                info!(%peer, %err, "tftp: malformed request refused");
+                let msg = format!("malformed request: {err}");
+                let _ = socket
+                    .send_to(&wire::error_packet(ErrorCode::IllegalOperation, &msg), peer)
+                    .await;
+            }
             Err(err) => debug!(%peer, %err, "tftp: malformed packet dropped"),
         }
     }
+}
+
+/// RRQ or WRQ opcode, whatever follows.
+fn is_request(datagram: &[u8]) -> bool {
+    matches!(datagram, [0, 1 | 2, ..])
 }
 
 async fn serve_read(

@@ -1,0 +1,159 @@
+//! The boot decision: which answer a classified client gets, or why it gets none.
+//! Pure: the caller passes in what it knows about the server and the boot tree.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use bootherd_proto::client::{Arch, Client, Firmware};
+use bootherd_proto::proxy::ProxyAnswer;
+
+use crate::config::ProxyConfig;
+
+/// What to do with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Answer, after `delay`.
+    Answer {
+        /// The reply's boot content.
+        answer: ProxyAnswer,
+        /// How long to wait before sending (the Pi 3 ROM needs this).
+        delay: Duration,
+        /// What the client is told, for the log line.
+        summary: String,
+    },
+    /// Stay silent, for this reason (said in the log line).
+    Ignore(String),
+}
+
+/// Facts about the serving side that the decision needs.
+pub struct Server<'a> {
+    /// The address the reply leaves from, which also serves TFTP and HTTP.
+    pub addr: Ipv4Addr,
+    /// HTTP port, for URLs; `None` when HTTP is off.
+    pub http_port: Option<u16>,
+    /// Whether a path exists in the boot tree.
+    pub exists: &'a dyn Fn(&str) -> bool,
+}
+
+impl Server<'_> {
+    fn url(&self, path: &str) -> Option<String> {
+        let port = self.http_port?;
+        let path = path.trim_start_matches('/');
+        Some(match port {
+            80 => format!("http://{}/{path}", self.addr),
+            _ => format!("http://{}:{port}/{path}", self.addr),
+        })
+    }
+}
+
+/// Decides the proxyDHCP answer for `client`.
+pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan {
+    let no_delay = Duration::ZERO;
+    match &client.firmware {
+        Firmware::NotBoot => Plan::Ignore("not a boot client".into()),
+        Firmware::UBoot => {
+            Plan::Ignore("U-Boot drops offers without an address; proxyDHCP cannot boot it".into())
+        }
+        Firmware::RpiRom | Firmware::RpiEeprom(_) => {
+            if !config.rpi {
+                return Plan::Ignore("Raspberry Pi answers are off (proxy.rpi = false)".into());
+            }
+            let rom = client.firmware == Firmware::RpiRom;
+            if rom && !(server.exists)("bootcode.bin") {
+                return Plan::Ignore("no bootcode.bin in the TFTP root".into());
+            }
+            let delay = if rom {
+                Duration::from_millis(config.rpi_reply_delay_ms)
+            } else {
+                no_delay
+            };
+            Plan::Answer {
+                answer: ProxyAnswer::RaspberryPi,
+                delay,
+                summary: format!("Raspberry Pi Boot, TFTP from {}", server.addr),
+            }
+        }
+        Firmware::Ipxe => {
+            let Some(script) = non_empty(&config.ipxe_script) else {
+                return Plan::Ignore("no iPXE script configured (proxy.ipxe_script)".into());
+            };
+            let Some(url) = server.url(script) else {
+                return Plan::Ignore("iPXE needs HTTP, which is off".into());
+            };
+            if !(server.exists)(script) {
+                return Plan::Ignore(format!("iPXE script {script} is not in the boot tree"));
+            }
+            Plan::Answer {
+                summary: format!("iPXE script {url}"),
+                answer: ProxyAnswer::Ipxe { url },
+                delay: no_delay,
+            }
+        }
+        Firmware::BiosPxe => match tftp_file(&config.bios, "bios", server) {
+            Ok(file) => Plan::Answer {
+                summary: format!("TFTP {file}"),
+                answer: ProxyAnswer::PxeDirect { file },
+                delay: no_delay,
+            },
+            Err(why) => Plan::Ignore(why),
+        },
+        Firmware::UefiPxe => {
+            let (setting, key) = match client.arch {
+                Some(Arch::UefiX64) => (&config.uefi_x64, "uefi_x64"),
+                Some(Arch::UefiIa32) => (&config.uefi_ia32, "uefi_ia32"),
+                Some(Arch::UefiArm64) => (&config.uefi_arm64, "uefi_arm64"),
+                other => {
+                    return Plan::Ignore(format!("no boot file for UEFI architecture {other:?}"))
+                }
+            };
+            match tftp_file(setting, key, server) {
+                Ok(file) => Plan::Answer {
+                    summary: format!("TFTP {file} (via port 4011)"),
+                    answer: ProxyAnswer::PxeVia4011 { file },
+                    delay: no_delay,
+                },
+                Err(why) => Plan::Ignore(why),
+            }
+        }
+        Firmware::UefiHttp => {
+            let (setting, key) = match client.arch {
+                Some(Arch::UefiX64Http) => (&config.http_x64, "http_x64"),
+                Some(Arch::UefiArm64Http) => (&config.http_arm64, "http_arm64"),
+                other => {
+                    return Plan::Ignore(format!(
+                        "no HTTP boot file for UEFI architecture {other:?}"
+                    ))
+                }
+            };
+            let Some(path) = non_empty(setting) else {
+                return Plan::Ignore(format!("no boot file configured (proxy.{key})"));
+            };
+            let Some(uri) = server.url(path) else {
+                return Plan::Ignore("UEFI HTTP boot needs HTTP, which is off".into());
+            };
+            if !(server.exists)(path) {
+                return Plan::Ignore(format!("boot file {path} is not in the boot tree"));
+            }
+            Plan::Answer {
+                summary: format!("HTTP boot {uri}"),
+                answer: ProxyAnswer::HttpBoot { uri },
+                delay: no_delay,
+            }
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (!s.is_empty()).then_some(s)
+}
+
+fn tftp_file(setting: &str, key: &str, server: &Server<'_>) -> Result<String, String> {
+    let Some(file) = non_empty(setting) else {
+        return Err(format!("no boot file configured (proxy.{key})"));
+    };
+    if !(server.exists)(file) {
+        return Err(format!("boot file {file} is not in the TFTP root"));
+    }
+    Ok(file.to_string())
+}
