@@ -7,8 +7,15 @@
 //! give the same outputs, so every protocol rule can be tested with scripted
 //! time and captured packets.
 //!
-//! - [`wire`] parses and emits packets.
+//! - [`wire`] parses and emits packets (TFTP, DHCP with PXE option 43).
+//! - [`client`] tells which boot firmware sent a DHCP request.
+//! - [`proxy`] builds proxyDHCP offers and ACKs.
 //! - [`tftp`] holds the TFTP read-transfer state machine.
 
+pub mod client;
+pub mod proxy;
 pub mod tftp;
 pub mod wire;
+
+#[cfg(test)]
+mod golden;
