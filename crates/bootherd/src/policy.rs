@@ -157,3 +157,173 @@ fn tftp_file(setting: &str, key: &str, server: &Server<'_>) -> Result<String, St
     }
     Ok(file.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bootherd_proto::client::RpiModel;
+
+    const SERVER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+
+    fn client(firmware: Firmware, arch: Option<Arch>) -> Client {
+        Client {
+            mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+            xid: 1,
+            message_type: None,
+            firmware,
+            arch,
+            vendor_class: None,
+            uuid: None,
+            relay: None,
+        }
+    }
+
+    fn decide(c: &Client, config: &ProxyConfig, files: &[&str], http: Option<u16>) -> Plan {
+        let exists = |p: &str| files.contains(&p);
+        let server = Server {
+            addr: SERVER,
+            http_port: http,
+            exists: &exists,
+        };
+        plan(c, config, &server)
+    }
+
+    fn answer(plan: Plan) -> (ProxyAnswer, Duration) {
+        match plan {
+            Plan::Answer { answer, delay, .. } => (answer, delay),
+            Plan::Ignore(why) => panic!("ignored: {why}"),
+        }
+    }
+
+    fn ignored(plan: Plan) -> String {
+        match plan {
+            Plan::Ignore(why) => why,
+            other => panic!("answered: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn table_of_default_answers() {
+        let cfg = ProxyConfig::default();
+        let all = ["bootcode.bin", "undionly.kpxe", "ipxe.efi", "boot.ipxe"];
+        let cases = [
+            (
+                client(Firmware::RpiRom, Some(Arch::BiosX86)),
+                ProxyAnswer::RaspberryPi,
+                Duration::from_secs(1),
+            ),
+            (
+                client(Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86)),
+                ProxyAnswer::RaspberryPi,
+                Duration::ZERO,
+            ),
+            (
+                client(Firmware::BiosPxe, Some(Arch::BiosX86)),
+                ProxyAnswer::PxeDirect {
+                    file: "undionly.kpxe".into(),
+                },
+                Duration::ZERO,
+            ),
+            (
+                client(Firmware::UefiPxe, Some(Arch::UefiX64)),
+                ProxyAnswer::PxeVia4011 {
+                    file: "ipxe.efi".into(),
+                },
+                Duration::ZERO,
+            ),
+            (
+                client(Firmware::Ipxe, Some(Arch::BiosX86)),
+                ProxyAnswer::Ipxe {
+                    url: "http://10.99.0.1/boot.ipxe".into(),
+                },
+                Duration::ZERO,
+            ),
+            (
+                client(Firmware::UefiHttp, Some(Arch::UefiX64Http)),
+                ProxyAnswer::HttpBoot {
+                    uri: "http://10.99.0.1/ipxe.efi".into(),
+                },
+                Duration::ZERO,
+            ),
+        ];
+        for (c, want, delay) in cases {
+            assert_eq!(
+                answer(decide(&c, &cfg, &all, Some(80))),
+                (want, delay),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_boot_clients_and_uboot_are_ignored() {
+        let cfg = ProxyConfig::default();
+        let all = ["bootcode.bin", "undionly.kpxe", "ipxe.efi", "boot.ipxe"];
+        let why = ignored(decide(
+            &client(Firmware::NotBoot, None),
+            &cfg,
+            &all,
+            Some(80),
+        ));
+        assert!(why.contains("not a boot client"));
+        let why = ignored(decide(
+            &client(Firmware::UBoot, Some(Arch::UBootArm64)),
+            &cfg,
+            &all,
+            Some(80),
+        ));
+        assert!(why.contains("U-Boot"), "{why}");
+    }
+
+    #[test]
+    fn missing_or_unset_boot_files_are_said() {
+        let mut cfg = ProxyConfig::default();
+        let why = ignored(decide(
+            &client(Firmware::BiosPxe, Some(Arch::BiosX86)),
+            &cfg,
+            &[],
+            Some(80),
+        ));
+        assert_eq!(why, "boot file undionly.kpxe is not in the TFTP root");
+        let why = ignored(decide(&client(Firmware::RpiRom, None), &cfg, &[], Some(80)));
+        assert_eq!(why, "no bootcode.bin in the TFTP root");
+        cfg.bios = String::new();
+        let why = ignored(decide(
+            &client(Firmware::BiosPxe, Some(Arch::BiosX86)),
+            &cfg,
+            &["undionly.kpxe"],
+            Some(80),
+        ));
+        assert_eq!(why, "no boot file configured (proxy.bios)");
+        let why = ignored(decide(
+            &client(Firmware::UefiPxe, Some(Arch::UefiArm32)),
+            &cfg,
+            &["ipxe.efi"],
+            Some(80),
+        ));
+        assert!(why.contains("UefiArm32"), "{why}");
+        cfg.rpi = false;
+        let why = ignored(decide(
+            &client(Firmware::RpiEeprom(RpiModel::Pi5), None),
+            &cfg,
+            &["bootcode.bin"],
+            Some(80),
+        ));
+        assert!(why.contains("proxy.rpi"), "{why}");
+    }
+
+    #[test]
+    fn ipxe_urls_follow_the_http_port_and_need_http() {
+        let cfg = ProxyConfig::default();
+        let c = client(Firmware::Ipxe, Some(Arch::UefiX64));
+        let (a, _) = answer(decide(&c, &cfg, &["boot.ipxe"], Some(8080)));
+        assert_eq!(
+            a,
+            ProxyAnswer::Ipxe {
+                url: "http://10.99.0.1:8080/boot.ipxe".into()
+            }
+        );
+        let why = ignored(decide(&c, &cfg, &["boot.ipxe"], None));
+        assert!(why.contains("HTTP"), "{why}");
+    }
+}
