@@ -9,10 +9,12 @@
 //!
 //! - [`wire`] parses and emits packets (TFTP, DHCP with PXE option 43).
 //! - [`client`] tells which boot firmware sent a DHCP request.
+//! - [`emulate`] plays boot firmware back: its requests and its choices.
 //! - [`proxy`] builds proxyDHCP offers and ACKs.
 //! - [`tftp`] holds the TFTP read-transfer state machine.
 
 pub mod client;
+pub mod emulate;
 pub mod proxy;
 pub mod tftp;
 pub mod wire;
