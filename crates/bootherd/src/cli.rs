@@ -39,6 +39,67 @@ pub enum Command {
     /// Check a configuration file and exit: 0 when it is usable, 1 with the file, line
     /// and problem when it is not.
     Check(CheckArgs),
+    /// Play a boot firmware's DHCP and TFTP conversation on this network and say
+    /// whether it would boot: exit 0 when it would, 1 when not (with the first
+    /// blocking problem), 2 when the probe cannot run here.
+    ///
+    /// The DHCP packets are the firmware's own (the Pi 3 ROM's DISCOVER byte for byte),
+    /// with two changes that a probe without raw sockets needs: they leave from this
+    /// host's address on the interface rather than 0.0.0.0, and the BOOTP broadcast
+    /// flag is set (unless --exact) so that offers a server would unicast to the offered
+    /// address reach this host. TFTP then runs from this host's address. Needs only
+    /// UDP port 68 (root, or CAP_NET_BIND_SERVICE) and no DHCP client running here.
+    Probe(ProbeArgs),
+}
+
+/// Flags of `bootherd probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The firmware to play.
+    #[arg(long = "as", value_name = "FIRMWARE", value_parser = ["rpi3", "rpi4", "rpi5", "pxe-bios", "pxe-efi", "uboot"])]
+    pub firmware: String,
+    /// Interface to broadcast on [default: the only one with IPv4 besides loopback].
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// MAC address to use [default: the firmware's OUI (b8:27:eb, dc:a6:32, 2c:cf:67,
+    /// 52:54:00) and the interface's last three bytes].
+    #[arg(long, value_name = "MAC", value_parser = parse_mac)]
+    pub mac: Option<[u8; 6]>,
+    /// Raspberry Pi serial, 8 hex digits; names the TFTP directory [default: the MAC's
+    /// last three bytes, as on a Pi 3].
+    #[arg(long, value_name = "HEX8", value_parser = parse_serial)]
+    pub serial: Option<u32>,
+    /// Seconds the DHCP phase lasts [default: the firmware's own: 25 for the Pi 3,
+    /// 45 for the Pi 4/5, 60 for PXE, 34 for U-Boot]; a shorter one keeps the number
+    /// of retries and shortens the gaps.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every file read whole under DIR (path as asked, empty and `..` parts
+    /// dropped).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Leave the broadcast flag as the firmware sends it; offers unicast to the
+    /// offered address then never reach this host.
+    #[arg(long)]
+    pub exact: bool,
+}
+
+fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    bootherd_proto::emulate::parse_mac(text).ok_or_else(|| "expected aa:bb:cc:dd:ee:ff".into())
+}
+
+fn parse_serial(text: &str) -> Result<u32, String> {
+    bootherd_proto::emulate::parse_serial(text).ok_or_else(|| "expected up to 8 hex digits".into())
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(std::time::Duration::from_secs_f64(secs)),
+        _ => Err("expected seconds, more than 0 and at most 3600".into()),
+    }
 }
 
 /// Flags of `bootherd serve`.
@@ -84,6 +145,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args.config),
+        Command::Probe(args) => Ok(crate::probe::run(crate::probe::ProbeOptions {
+            kind: bootherd_proto::emulate::Emulated::from_id(&args.firmware)
+                .expect("clap checked the name"),
+            interface: args.interface,
+            mac: args.mac,
+            serial: args.serial,
+            timeout: args.timeout,
+            json: args.json,
+            save: args.save,
+            exact: args.exact,
+        })),
     }
 }
 

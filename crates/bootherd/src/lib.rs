@@ -8,5 +8,6 @@ pub mod http;
 pub mod logging;
 pub mod net;
 pub mod policy;
+pub mod probe;
 pub mod tftp;
 pub mod vfs;
