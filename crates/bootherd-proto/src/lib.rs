@@ -14,6 +14,7 @@
 //! - [`tftp`] holds the TFTP read-transfer state machine.
 
 pub mod client;
+pub mod dhcp;
 pub mod emulate;
 pub mod proxy;
 pub mod tftp;
