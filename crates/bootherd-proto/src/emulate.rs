@@ -529,8 +529,9 @@ impl Reply {
         Some(self.packet.siaddr).filter(|a| !a.is_unspecified())
     }
 
-    /// One line for people: who offered what.
-    pub fn describe(&self) -> String {
+    /// One line for people: who offered what, leaving out what `firmware`
+    /// ignores (a Pi reads neither `siaddr` nor the boot file fields).
+    pub fn describe(&self, firmware: Emulated) -> String {
         let kind = match self.packet.message_type() {
             Some(MessageType::Offer) => "offer",
             Some(MessageType::Ack) => "ack",
@@ -544,25 +545,35 @@ impl Reply {
         } else if kind != "nak" {
             parts.push("proxy".to_string());
         }
+        let rpi = firmware.is_rpi();
         let mut boot = Vec::new();
         if self.has_rpi_boot() {
             boot.push("option 43 has \"Raspberry Pi Boot\"".to_string());
         } else if let Some(data) = self.packet.option(code::VENDOR_SPECIFIC) {
-            match PxeVendorOptions::parse(&data).discovery_control {
-                Some(control) => boot.push(format!("PXE option 43 (discovery control {control})")),
-                None => boot.push(format!("option 43 of {} bytes", data.len())),
+            let pxe = PxeVendorOptions::parse(&data);
+            match (pxe.discovery_control, pxe.boot_item) {
+                (Some(control), _) => {
+                    boot.push(format!("PXE option 43 (discovery control {control})"))
+                }
+                (None, Some((item, layer))) => {
+                    boot.push(format!("PXE option 43 (boot item {item}, layer {layer})"))
+                }
+                (None, None) => boot.push(format!("option 43 of {} bytes", data.len())),
             }
         }
-        if let Some(file) = self.boot_file() {
-            boot.push(format!("boot file {file}"));
+        if !rpi {
+            if let Some(file) = self.boot_file() {
+                boot.push(format!("boot file {file}"));
+            }
+            if let Some(server) = self.next_server() {
+                boot.push(format!("next server {server}"));
+            }
+            if self.is_pxe() && self.boot_file().is_none() {
+                boot.push("PXEClient, no boot file".to_string());
+            }
         }
-        // The Pi ignores siaddr; for the others it is the TFTP server.
-        if let (Some(server), false) = (self.next_server(), self.has_rpi_boot()) {
-            boot.push(format!("next server {server}"));
-        }
-        if self.is_pxe() && self.boot_file().is_none() && !self.has_rpi_boot() {
-            boot.push("PXEClient, no boot file".to_string());
-        }
+        // The Pi 4/5 EEPROM reads option 66 (ee#72); the Pi 3 ROM does not
+        // reliably (fw#871), but it is worth seeing.
         if let Some(data) = self.packet.option(code::TFTP_SERVER_NAME) {
             boot.push(format!("option 66 {:?}", until_nul(&data)));
         }
@@ -1462,7 +1473,7 @@ impl FilePlan {
                     if found {
                         self.prefix = serial.clone();
                         self.fell_back = None;
-                        note = Some(format!("found: every later request uses {serial}"));
+                        note = Some(format!("every later request uses {serial}"));
                     } else if self.machine.kind != Emulated::Rpi4 || i == 1 {
                         self.fell_back = Some(serial.clone());
                         note = Some(format!("not under {serial}: the firmware uses the root"));
@@ -1497,7 +1508,10 @@ impl FilePlan {
                     );
                 }
                 match (&result, fetch.need) {
-                    (Fetched::Failed(error), Need::Required) => {
+                    // A server that fails a transfer (a timeout, an error
+                    // other than "not found") stalls the firmware whatever
+                    // the file.
+                    (Fetched::Failed(error), _) => {
                         self.stop(Problem::Transfer {
                             server: self.server,
                             path: fetch.path.clone(),
@@ -1532,7 +1546,7 @@ impl FilePlan {
                     } else {
                         self.stage = Stage::Step(i + 1);
                     }
-                } else if let (Fetched::Failed(error), false) = (&result, uboot) {
+                } else if let Fetched::Failed(error) = &result {
                     self.stop(Problem::Transfer {
                         server: self.server,
                         path: fetch.path.clone(),

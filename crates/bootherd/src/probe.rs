@@ -460,8 +460,8 @@ async fn converse(
         {
             continue;
         }
-        report.say(format!("DHCP  {}", reply.describe()));
-        report.replies.push(reply_json(&reply));
+        report.say(format!("DHCP  {}", reply.describe(kind)));
+        report.replies.push(reply_json(&reply, kind));
         replies.push(reply);
     };
     if let Some(problem) = choice.problem(&replies) {
@@ -494,9 +494,9 @@ async fn converse(
                 report.say(format!(
                     "DHCP  REQUEST {} from {server}: {}",
                     address_offer.packet.yiaddr,
-                    reply.describe()
+                    reply.describe(kind)
                 ));
-                report.replies.push(reply_json(&reply));
+                report.replies.push(reply_json(&reply, kind));
                 ack = Some(reply);
             }
             other => {
@@ -574,9 +574,9 @@ async fn converse(
             };
             report.say(format!(
                 "DHCP  REQUEST to {proxy}:4011: {}",
-                reply.describe()
+                reply.describe(kind)
             ));
-            report.replies.push(reply_json(&reply));
+            report.replies.push(reply_json(&reply, kind));
             let Some(file) = reply.boot_file() else {
                 return Ok(Err(Problem::NoPxeAck { server: proxy }));
             };
@@ -595,7 +595,7 @@ async fn converse(
     Ok(Ok(plan))
 }
 
-fn reply_json(reply: &Reply) -> Value {
+fn reply_json(reply: &Reply, kind: Emulated) -> Value {
     let packet = &reply.packet;
     json!({
         "source": reply.source.to_string(),
@@ -606,7 +606,7 @@ fn reply_json(reply: &Reply) -> Value {
         "rpi_boot": reply.has_rpi_boot(),
         "boot_file": reply.boot_file(),
         "option_66": packet.option(code::TFTP_SERVER_NAME).map(|d| String::from_utf8_lossy(&d).into_owned()),
-        "description": reply.describe(),
+        "description": reply.describe(kind),
     })
 }
 

@@ -318,11 +318,11 @@ fn schedules_shrink_with_the_timeout() {
 fn describes_offers_for_people() {
     let m = machine(Emulated::Rpi3);
     assert_eq!(
-        lan_offer(&m).describe(),
+        lan_offer(&m).describe(Emulated::Rpi3),
         "offer from 10.99.0.2: address 10.99.0.150, no boot options"
     );
     assert_eq!(
-        proxy_reply(&m, &ProxyAnswer::RaspberryPi).describe(),
+        proxy_reply(&m, &ProxyAnswer::RaspberryPi).describe(Emulated::Rpi3),
         "offer from 10.99.0.1: proxy, option 43 has \"Raspberry Pi Boot\""
     );
 }
@@ -603,6 +603,33 @@ fn transfer_failure_of_a_required_file_stops() {
     assert_eq!(
         plan.verdict().unwrap_err().to_string(),
         "TFTP transfer of bootcode.bin from 10.99.0.1 failed: timed out"
+    );
+}
+
+#[test]
+fn a_failed_optional_transfer_stops_too() {
+    let mut plan = FilePlan::rpi(&pi3(1), PROXY);
+    for _ in 0..2 {
+        let fetch = plan.next_fetch().unwrap();
+        plan.record(&fetch, found(b"x"));
+    }
+    let fetch = plan.next_fetch().unwrap();
+    assert_eq!(fetch.need, Need::Optional);
+    plan.record(&fetch, Fetched::Failed("server sent ERROR 2".into()));
+    assert_eq!(plan.next_fetch(), None);
+    assert!(matches!(plan.verdict(), Err(Problem::Transfer { .. })));
+}
+
+#[test]
+fn pxe_lines_show_the_boot_file_and_server() {
+    let m = machine(Emulated::PxeBios);
+    let file = ProxyAnswer::PxeDirect {
+        file: "undionly.kpxe".into(),
+    };
+    assert_eq!(
+        proxy_reply(&m, &file).describe(Emulated::PxeBios),
+        "offer from 10.99.0.1: proxy, PXE option 43 (discovery control 8), boot file \
+         undionly.kpxe, next server 10.99.0.1"
     );
 }
 

@@ -4,6 +4,7 @@
 //! pass when those are missing, except under `CI=true`, where they fail.
 
 mod cli;
+mod probe;
 mod support;
 mod tftp_clients;
 mod traversal;

@@ -1,0 +1,721 @@
+//! `bootherd probe` plays each boot firmware against bootherd (`serve --proxy`)
+//! and dnsmasq (the LAN's DHCP server) in a namespace lab, and its verdicts and
+//! the files it fetched are checked against what is on disk.
+//!
+//! The probe runs only in `NAME-cli` on `br0`; dnsmasq only in `NAME-lan` on
+//! its `eth0`; bootherd only in `NAME-srv`. Every run is bounded by `timeout`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    assert_file_eq, need_lab, pseudo_random_bytes, temp_dir, write_file, Lab, RunOutput, BOOTHERD,
+};
+
+/// The serial whose directory exists in the test root.
+const SERIAL: &str = "e1ffda08";
+/// A Pi 5 serial whose directory exists too.
+const SERIAL5: &str = "5e5e5e5e";
+/// A serial without a directory.
+const OTHER_SERIAL: &str = "0badc0de";
+
+/// What a lab holds: servers first, so they stop before the lab goes.
+struct ProbeLab {
+    bootherd: Option<Bootherd>,
+    dnsmasq: Option<Dnsmasq>,
+    lab: Lab,
+    dir: tempfile::TempDir,
+}
+
+impl ProbeLab {
+    /// A lab with `files` in the boot root; nothing running yet.
+    fn new(files: &[(String, Vec<u8>)]) -> ProbeLab {
+        let dir = temp_dir();
+        std::fs::create_dir(dir.path().join("root")).expect("create root");
+        for (name, contents) in files {
+            write_file(&dir.path().join("root").join(name), contents);
+        }
+        ProbeLab {
+            bootherd: None,
+            dnsmasq: None,
+            lab: Lab::up(),
+            dir,
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// `bootherd serve --proxy` in `NAME-srv`.
+    fn start_bootherd(&mut self) {
+        self.bootherd = Some(Bootherd::start(&self.lab.srv(), &self.root()));
+    }
+
+    /// dnsmasq in `NAME-lan` with these DHCP arguments.
+    fn start_dnsmasq(&mut self, dhcp: &[&str]) {
+        let lan = self.lab.srv().replace("-srv", "-lan");
+        self.dnsmasq = Some(Dnsmasq::start(&lan, self.dir.path(), dhcp));
+    }
+
+    /// dnsmasq as the LAN's DHCP server handing out 10.99.0.150-199.
+    fn start_lan_dhcp(&mut self) {
+        self.start_dnsmasq(&["--dhcp-range=10.99.0.150,10.99.0.199,1h"]);
+    }
+
+    /// Runs the probe in `NAME-cli` on br0, saving what it reads under
+    /// `out/<tag>`.
+    fn probe(&self, tag: &str, args: &[&str]) -> Probe {
+        let out = self.dir.path().join("out").join(tag);
+        let mut argv = vec![
+            BOOTHERD.to_string(),
+            "probe".into(),
+            "--interface".into(),
+            "br0".into(),
+            "--save".into(),
+            out.to_str().expect("UTF-8 temp path").into(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let run = self.lab.exec(&self.lab.cli(), 60, &argv);
+        Probe { run, out }
+    }
+
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        if let Some(b) = &self.bootherd {
+            text.push_str(&format!("--- bootherd ---\n{}\n", b.log_text()));
+        }
+        if self.dnsmasq.is_some() {
+            let log =
+                std::fs::read_to_string(self.dir.path().join("dnsmasq.log")).unwrap_or_default();
+            text.push_str(&format!("--- dnsmasq ---\n{log}\n"));
+        }
+        text
+    }
+
+    /// Panics with the probe's output and the servers' logs.
+    fn fail(&self, what: &str, probe: &Probe) -> ! {
+        panic!("{what}\n{}\n{}", probe.run.describe(), self.logs());
+    }
+
+    /// Checks the exit code and the verdict line.
+    fn expect(&self, probe: &Probe, code: i32, verdict: &str) {
+        let last = probe.run.stdout.lines().last().unwrap_or_default();
+        if probe.run.timed_out || probe.run.status.code() != Some(code) || !last.contains(verdict) {
+            self.fail(
+                &format!("expected exit {code} and a verdict containing {verdict:?}"),
+                probe,
+            );
+        }
+    }
+
+    /// Every file the probe says it read whole equals the file on disk.
+    fn expect_files_match(&self, probe: &Probe) -> usize {
+        let mut checked = 0;
+        for line in probe.run.stdout.lines() {
+            let Some(rest) = line.strip_prefix("TFTP  ") else {
+                continue;
+            };
+            let Some((_server, rest)) = rest.split_once(' ') else {
+                continue;
+            };
+            let Some((path, result)) = rest.split_once(": ") else {
+                continue;
+            };
+            // `N bytes`, maybe followed by `; a remark`.
+            let result = result.split(';').next().unwrap_or_default();
+            if !result.ends_with(" bytes") {
+                continue;
+            }
+            let clean = clean(path);
+            let want = std::fs::read(self.root().join(&clean))
+                .unwrap_or_else(|e| self.fail(&format!("{path} is not on disk: {e}"), probe));
+            assert_file_eq(&probe.out.join(&clean), &want, path);
+            checked += 1;
+        }
+        checked
+    }
+}
+
+/// `e1ffda08//config.txt` -> `e1ffda08/config.txt`.
+fn clean(path: &str) -> PathBuf {
+    path.split('/').filter(|p| !p.is_empty()).collect()
+}
+
+/// One probe run and the directory it saved files in.
+struct Probe {
+    run: RunOutput,
+    out: PathBuf,
+}
+
+impl Probe {
+    fn has_line(&self, needle: &str) -> bool {
+        self.run.stdout.lines().any(|l| l.contains(needle))
+    }
+}
+
+/// `bootherd serve --proxy --no-http` in a namespace, killed on drop.
+struct Bootherd {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Bootherd {
+    fn start(ns: &str, root: &Path) -> Bootherd {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                BOOTHERD,
+                "serve",
+                "--proxy",
+                "--no-http",
+            ])
+            .arg("--root")
+            .arg(root)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn bootherd serve");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let server = Bootherd { child, log };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains("proxy listening on") => return server,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "bootherd serve --proxy did not start in 10 s; log:\n{}",
+                    server.log_text()
+                ),
+            }
+        }
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bootherd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// dnsmasq in a namespace, DHCP only (`--port=0`), killed on drop.
+struct Dnsmasq {
+    child: Child,
+}
+
+impl Dnsmasq {
+    fn start(ns: &str, dir: &Path, dhcp: &[&str]) -> Dnsmasq {
+        let log = dir.join("dnsmasq.log");
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            ns,
+            "dnsmasq",
+            "-k",
+            "--port=0",
+            "--no-ping",
+        ])
+        .args([
+            "--conf-file=/dev/null",
+            "--bind-interfaces",
+            "--interface=eth0",
+        ])
+        .args(["--user=root", "--log-dhcp"])
+        .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
+        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+        .arg(format!("--log-facility={}", log.display()))
+        .args(dhcp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn dnsmasq");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("DHCP, ") {
+                return Dnsmasq { child };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("dnsmasq exited ({status}); log:\n{text}");
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("dnsmasq did not start in 10 s; log:\n{text}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fake Raspberry Pi firmware and PXE boot files: random bytes, sizes around
+/// block boundaries (a multiple of 512 or 1024 ends with an empty block).
+fn boot_files() -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut seed = 100;
+    let mut add = |name: &str, len: usize| {
+        seed += 1;
+        files.push((name.to_string(), pseudo_random_bytes(seed, len)));
+    };
+    for (name, len) in [
+        ("bootcode.bin", 52_456),
+        ("start.elf", 300_000),
+        ("fixup.dat", 512 * 14),
+        ("kernel7.img", 120_001),
+        ("kernel8.img", 130_002),
+        ("bcm2710-rpi-3-b.dtb", 25_000),
+        ("start4.elf", 1024 * 200),
+        ("fixup4.dat", 5_446),
+        ("bcm2711-rpi-4-b.dtb", 52_000),
+        ("kernel_2712.img", 140_003),
+        ("bcm2712-rpi-5-b.dtb", 77_777),
+        ("undionly.kpxe", 70_012),
+        ("ipxe.efi", 1_024_000),
+    ] {
+        add(name, len);
+    }
+    // Other sizes and bytes than the root's, so the prefix shows.
+    let serial3 = [
+        "start.elf",
+        "fixup.dat",
+        "kernel7.img",
+        "bcm2710-rpi-3-b.dtb",
+    ];
+    for (i, name) in serial3.iter().enumerate() {
+        add(&format!("{SERIAL}/{name}"), 40_000 + 333 * i);
+    }
+    for (i, name) in ["kernel_2712.img", "bcm2712-rpi-5-b.dtb"]
+        .iter()
+        .enumerate()
+    {
+        add(&format!("{SERIAL5}/{name}"), 30_000 + 777 * i);
+    }
+    files.push((
+        "cmdline.txt".into(),
+        b"console=serial0 root=/dev/nfs\n".to_vec(),
+    ));
+    files.push(("config.txt".into(), b"# bootherd test\n[all]\n".to_vec()));
+    files.push((
+        format!("{SERIAL}/config.txt"),
+        b"# serial directory\n[pi4]\nkernel=not-for-a-pi3.img\n".to_vec(),
+    ));
+    files.push((format!("{SERIAL5}/config.txt"), b"# pi 5\n".to_vec()));
+    files
+}
+
+fn without(files: Vec<(String, Vec<u8>)>, drop: &[&str]) -> Vec<(String, Vec<u8>)> {
+    files
+        .into_iter()
+        .filter(|(name, _)| !drop.contains(&name.as_str()))
+        .collect()
+}
+
+const PI3_MAC: &str = "b8:27:eb:ff:da:08";
+
+#[test]
+fn rpi3_boots_from_its_serial_directory() {
+    if !need_lab("rpi3_boots_from_its_serial_directory", &["dnsmasq"]) {
+        return;
+    }
+    let mut lab = ProbeLab::new(&boot_files());
+    lab.start_lan_dhcp();
+    lab.start_bootherd();
+    let probe = lab.probe(
+        "serial",
+        &[
+            "--as",
+            "rpi3",
+            "--mac",
+            PI3_MAC,
+            "--serial",
+            SERIAL,
+            "--timeout",
+            "5",
+        ],
+    );
+    lab.expect(&probe, 0, "VERDICT: boots");
+    for line in [
+        "offer from 10.99.0.2: address 10.99.0.1",
+        "offer from 10.99.0.1: proxy, option 43 has \"Raspberry Pi Boot\"",
+        "TFTP server 10.99.0.1: the source of the \"Raspberry Pi Boot\" reply",
+        "TFTP  10.99.0.1 bootcode.bin: 52456 bytes",
+        "TFTP  10.99.0.1 bootsig.bin: not found (normal)",
+        "e1ffda08/start.elf: found",
+        "every later request uses e1ffda08/",
+        "TFTP  10.99.0.1 e1ffda08/start.elf: ",
+        "TFTP  10.99.0.1 e1ffda08/fixup.dat: ",
+        "TFTP  10.99.0.1 e1ffda08/kernel7.img: ",
+        "TFTP  10.99.0.1 e1ffda08/bcm2710-rpi-3-b.dtb: ",
+    ] {
+        if !probe.has_line(line) {
+            lab.fail(&format!("no line containing {line:?}"), &probe);
+        }
+    }
+    // The [pi4] section's kernel= is not for a Pi 3.
+    assert!(!probe.has_line("not-for-a-pi3"), "{}", probe.run.stdout);
+    assert_eq!(lab.expect_files_match(&probe), 6);
+
+    // --json says the same.
+    let json = lab.probe(
+        "json",
+        &[
+            "--as",
+            "rpi3",
+            "--mac",
+            PI3_MAC,
+            "--serial",
+            SERIAL,
+            "--timeout",
+            "5",
+            "--json",
+        ],
+    );
+    lab.expect_json(&json, true);
+}
+
+impl ProbeLab {
+    fn expect_json(&self, probe: &Probe, boots: bool) -> serde_json::Value {
+        let value: serde_json::Value = serde_json::from_str(probe.run.stdout.trim())
+            .unwrap_or_else(|e| self.fail(&format!("not one JSON object: {e}"), probe));
+        if value["boots"] != boots || value["firmware"] != "rpi3" {
+            self.fail("unexpected JSON verdict", probe);
+        }
+        assert_eq!(value["dhcp"]["tftp_server"], "10.99.0.1");
+        assert!(value["tftp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "e1ffda08/start.elf" && f["result"] == "found"));
+        value
+    }
+}
+
+#[test]
+fn rpi3_without_serial_directory_uses_the_root() {
+    if !need_lab("rpi3_without_serial_directory_uses_the_root", &["dnsmasq"]) {
+        return;
+    }
+    let mut lab = ProbeLab::new(&boot_files());
+    lab.start_lan_dhcp();
+    lab.start_bootherd();
+    let probe = lab.probe(
+        "root",
+        &[
+            "--as",
+            "rpi3",
+            "--mac",
+            "b8:27:eb:00:00:01",
+            "--serial",
+            OTHER_SERIAL,
+            "--timeout",
+            "5",
+        ],
+    );
+    lab.expect(&probe, 0, "VERDICT: boots");
+    for line in [
+        "TFTP  10.99.0.1 0badc0de/start.elf: not found (optional); not under 0badc0de/: the \
+         firmware uses the root",
+        "TFTP  10.99.0.1 config.txt: ",
+        "TFTP  10.99.0.1 start.elf: 300000 bytes",
+        "TFTP  10.99.0.1 kernel7.img: 120001 bytes",
+    ] {
+        if !probe.has_line(line) {
+            lab.fail(&format!("no line containing {line:?}"), &probe);
+        }
+    }
+    assert_eq!(lab.expect_files_match(&probe), 7);
+}
+
+#[test]
+fn rpi3_names_a_missing_start_elf() {
+    if !need_lab("rpi3_names_a_missing_start_elf", &["dnsmasq"]) {
+        return;
+    }
+    let files = without(boot_files(), &["start.elf", "e1ffda08/start.elf"]);
+    let mut lab = ProbeLab::new(&files);
+    lab.start_lan_dhcp();
+    lab.start_bootherd();
+    let probe = lab.probe(
+        "nostart",
+        &[
+            "--as",
+            "rpi3",
+            "--mac",
+            PI3_MAC,
+            "--serial",
+            SERIAL,
+            "--timeout",
+            "5",
+        ],
+    );
+    lab.expect(
+        &probe,
+        1,
+        "VERDICT: would not boot: start.elf not found under e1ffda08/ nor at the TFTP root of \
+         10.99.0.1",
+    );
+    lab.expect_files_match(&probe);
+}
+
+#[test]
+fn rpi3_with_only_a_lan_dhcp_server_has_no_boot_offer() {
+    if !need_lab(
+        "rpi3_with_only_a_lan_dhcp_server_has_no_boot_offer",
+        &["dnsmasq"],
+    ) {
+        return;
+    }
+    let mut lab = ProbeLab::new(&boot_files());
+    lab.start_lan_dhcp();
+    let probe = lab.probe(
+        "nobootherd",
+        &["--as", "rpi3", "--mac", PI3_MAC, "--timeout", "2"],
+    );
+    lab.expect(
+        &probe,
+        1,
+        "VERDICT: would not boot: offer had no \"Raspberry Pi Boot\" in option 43 (offers from \
+         10.99.0.2)",
+    );
+    assert!(probe.has_line("DHCP  offer from 10.99.0.2: address 10.99.0.1"));
+}
+
+#[test]
+fn rpi4_and_rpi5_boot() {
+    if !need_lab("rpi4_and_rpi5_boot", &["dnsmasq"]) {
+        return;
+    }
+    let mut lab = ProbeLab::new(&boot_files());
+    lab.start_lan_dhcp();
+    lab.start_bootherd();
+
+    let pi4 = lab.probe(
+        "rpi4",
+        &[
+            "--as",
+            "rpi4",
+            "--mac",
+            "dc:a6:32:01:02:03",
+            "--serial",
+            "ab5a4158",
+            "--timeout",
+            "5",
+        ],
+    );
+    lab.expect(&pi4, 0, "VERDICT: boots");
+    for line in [
+        "DHCP  REQUEST 10.99.0.1",
+        "ack from 10.99.0.2",
+        "TFTP  10.99.0.1 ab5a4158/start4.elf: not found (optional)",
+        "TFTP  10.99.0.1 start4.elf: 204800 bytes",
+        "TFTP  10.99.0.1 fixup4.dat: 5446 bytes",
+        "TFTP  10.99.0.1 bcm2711-rpi-4-b.dtb: ",
+        "TFTP  10.99.0.1 kernel8.img: 130002 bytes",
+    ] {
+        if !pi4.has_line(line) {
+            lab.fail(&format!("no line containing {line:?}"), &pi4);
+        }
+    }
+    assert_eq!(lab.expect_files_match(&pi4), 6);
+
+    // The Pi 5 finds its serial directory and asks `<serial>//config.txt`.
+    let pi5 = lab.probe(
+        "rpi5",
+        &[
+            "--as",
+            "rpi5",
+            "--mac",
+            "2c:cf:67:01:02:03",
+            "--serial",
+            SERIAL5,
+            "--timeout",
+            "5",
+        ],
+    );
+    lab.expect(&pi5, 0, "VERDICT: boots");
+    for line in [
+        "TFTP  10.99.0.1 5e5e5e5e/config.txt: found",
+        "TFTP  10.99.0.1 5e5e5e5e//config.txt: ",
+        "TFTP  10.99.0.1 5e5e5e5e/kernel_2712.img: ",
+        "TFTP  10.99.0.1 5e5e5e5e/bcm2712-rpi-5-b.dtb: ",
+    ] {
+        if !pi5.has_line(line) {
+            lab.fail(&format!("no line containing {line:?}"), &pi5);
+        }
+    }
+    assert_eq!(lab.expect_files_match(&pi5), 3);
+}
+
+#[test]
+fn pxe_bios_and_efi_fetch_their_boot_files() {
+    if !need_lab("pxe_bios_and_efi_fetch_their_boot_files", &["dnsmasq"]) {
+        return;
+    }
+    let mut lab = ProbeLab::new(&boot_files());
+    lab.start_lan_dhcp();
+    lab.start_bootherd();
+
+    let bios = lab.probe(
+        "bios",
+        &[
+            "--as",
+            "pxe-bios",
+            "--mac",
+            "52:54:00:00:00:0b",
+            "--timeout",
+            "4",
+        ],
+    );
+    lab.expect(&bios, 0, "VERDICT: boots");
+    assert!(bios.has_line(
+        "offer from 10.99.0.1: proxy, PXE option 43 (discovery control 8), boot file \
+         undionly.kpxe, next server 10.99.0.1"
+    ));
+    assert!(bios.has_line("TFTP  10.99.0.1 undionly.kpxe: 70012 bytes"));
+    assert_eq!(lab.expect_files_match(&bios), 1);
+
+    let efi = lab.probe(
+        "efi",
+        &[
+            "--as",
+            "pxe-efi",
+            "--mac",
+            "52:54:00:00:00:0e",
+            "--timeout",
+            "4",
+        ],
+    );
+    lab.expect(&efi, 0, "VERDICT: boots");
+    assert!(
+        efi.has_line("PXEClient, no boot file"),
+        "{}",
+        efi.run.stdout
+    );
+    assert!(efi.has_line("DHCP  REQUEST to 10.99.0.1:4011: ack from 10.99.0.1"));
+    assert!(efi.has_line("TFTP  10.99.0.1 ipxe.efi: 1024000 bytes"));
+    assert_eq!(lab.expect_files_match(&efi), 1);
+}
+
+#[test]
+fn uboot_drops_proxy_offers() {
+    if !need_lab("uboot_drops_proxy_offers", &["dnsmasq"]) {
+        return;
+    }
+    let mut lab = ProbeLab::new(&boot_files());
+    // bootherd does not answer U-Boot at all; dnsmasq in proxy mode does,
+    // without an address, as a proxy must.
+    lab.start_bootherd();
+    lab.start_dnsmasq(&[
+        "--dhcp-range=10.99.0.0,proxy",
+        "--dhcp-pxe-vendor=PXEClient,U-Boot",
+        "--pxe-service=22,\"U-Boot\",pxelinux,10.99.0.1",
+    ]);
+    let probe = lab.probe(
+        "uboot",
+        &[
+            "--as",
+            "uboot",
+            "--mac",
+            "52:54:00:99:00:a1",
+            "--timeout",
+            "2",
+        ],
+    );
+    lab.expect(
+        &probe,
+        1,
+        "VERDICT: would not boot: U-Boot drops offers without an address: only proxy offers \
+         (yiaddr 0) arrived (from 10.99.0.2); use the DHCP-server mode or a U-Boot with a fixed \
+         serverip",
+    );
+}
+
+#[test]
+fn uboot_boots_with_a_dhcp_server_naming_bootherd() {
+    if !need_lab(
+        "uboot_boots_with_a_dhcp_server_naming_bootherd",
+        &["dnsmasq"],
+    ) {
+        return;
+    }
+    let mut files = boot_files();
+    files.push(("pxelinux.cfg/default".into(), b"default linux\n".to_vec()));
+    let mut lab = ProbeLab::new(&files);
+    lab.start_bootherd();
+    lab.start_dnsmasq(&[
+        "--dhcp-range=10.99.0.150,10.99.0.199,1h",
+        "--dhcp-boot=pxelinux.0,,10.99.0.1",
+    ]);
+    let probe = lab.probe(
+        "uboot-dhcp",
+        &[
+            "--as",
+            "uboot",
+            "--mac",
+            "52:54:00:99:00:a1",
+            "--timeout",
+            "4",
+        ],
+    );
+    lab.expect(&probe, 0, "VERDICT: boots");
+    for line in [
+        "serverip 10.99.0.1 (siaddr), bootfile pxelinux.0",
+        "TFTP  10.99.0.1 pxelinux.cfg/01-52-54-00-99-00-a1: not found",
+        "TFTP  10.99.0.1 pxelinux.cfg/default-arm: not found",
+        "TFTP  10.99.0.1 pxelinux.cfg/default: 14 bytes; pxe get takes this file",
+    ] {
+        if !probe.has_line(line) {
+            lab.fail(&format!("no line containing {line:?}"), &probe);
+        }
+    }
+    assert_eq!(lab.expect_files_match(&probe), 1);
+}
+
+#[test]
+fn probe_usage_errors_exit_2() {
+    // No lab: these fail before any socket is opened.
+    let out = crate::support::run_bootherd(["probe", "--as", "rpi9"]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.describe());
+    let out = crate::support::run_bootherd(["probe", "--as", "rpi3", "--serial", "xyz"]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.describe());
+    let out = crate::support::run_bootherd(["probe", "--as", "rpi3", "--interface", "no-such-if0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.describe());
+    assert!(
+        out.stderr.contains("no interface named no-such-if0"),
+        "{}",
+        out.describe()
+    );
+}
