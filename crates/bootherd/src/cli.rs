@@ -50,6 +50,25 @@ pub enum Command {
     /// address reach this host. TFTP then runs from this host's address. Needs only
     /// UDP port 68 (root, or CAP_NET_BIND_SERVICE) and no DHCP client running here.
     Probe(ProbeArgs),
+    /// List the DHCP server's leases from its database (a table, or --json).
+    Leases(LeasesArgs),
+}
+
+/// Flags of `bootherd leases`.
+#[derive(Debug, Args)]
+pub struct LeasesArgs {
+    /// Configuration file whose `dhcp.lease_db` to read.
+    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "db")]
+    pub config: Option<PathBuf>,
+    /// The lease database itself [default: ./leases.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// One JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also list expired, released and declined records.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Flags of `bootherd probe`.
@@ -145,6 +164,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args.config),
+        Command::Leases(args) => leases(&args),
         Command::Probe(args) => Ok(crate::probe::run(crate::probe::ProbeOptions {
             kind: bootherd_proto::emulate::Emulated::from_id(&args.firmware)
                 .expect("clap checked the name"),
@@ -157,6 +177,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             exact: args.exact,
         })),
     }
+}
+
+fn leases(args: &LeasesArgs) -> anyhow::Result<ExitCode> {
+    let db = match (&args.db, &args.config) {
+        (Some(db), _) => db.clone(),
+        (None, Some(config)) => Config::load(config)?.dhcp.lease_db,
+        (None, None) => crate::config::DhcpConfig::default().lease_db,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let leases = runtime.block_on(crate::dhcp_server::read_leases(&db))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let shown: Vec<_> = leases
+        .iter()
+        .filter(|l| args.all || l.is_live(now))
+        .collect();
+    print!(
+        "{}",
+        crate::dhcp_server::format_leases(&shown, now, args.json)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
@@ -246,14 +291,40 @@ async fn serve_async(config: Config, addrs: Vec<Ipv4Addr>) -> anyhow::Result<Exi
         );
         services.spawn(crate::http::run(listeners, source));
     }
-    if config.proxy.enabled {
-        let proxy = crate::dhcp::Proxy::new(&config, tftp_source, http_source, http_port)?;
-        let (dhcp, pxe) = crate::dhcp::bind(&config.proxy)?;
-        info!(
-            "proxy listening on {}",
-            list_addrs([dhcp.local_addr(), pxe.local_addr()].into_iter())
-        );
-        services.spawn(crate::dhcp::run(dhcp, pxe, proxy));
+    if config.proxy.enabled || config.dhcp.enabled {
+        let proxy = match config.proxy.enabled {
+            true => Some(crate::dhcp::Proxy::new(
+                &config,
+                tftp_source,
+                http_source,
+                http_port,
+            )?),
+            false => None,
+        };
+        let server = match config.dhcp.enabled {
+            true => Some(crate::dhcp_server::DhcpServer::open(&config.dhcp).await?),
+            false => None,
+        };
+        let dhcp = crate::dhcp::bind(config.proxy.port)?;
+        let pxe = match config.proxy.enabled {
+            true => Some(crate::dhcp::bind(config.proxy.pxe_port)?),
+            false => None,
+        };
+        if let Some(pxe) = &pxe {
+            info!(
+                "proxy listening on {}",
+                list_addrs([dhcp.local_addr(), pxe.local_addr()].into_iter())
+            );
+        }
+        if config.dhcp.enabled {
+            info!(
+                db = %config.dhcp.lease_db.display(),
+                "dhcp server listening on {}",
+                list_addrs([dhcp.local_addr()].into_iter())
+            );
+        }
+        let responders = crate::dhcp::Responders { proxy, server };
+        services.spawn(crate::dhcp::run(dhcp, pxe, responders));
     }
     if services.is_empty() {
         anyhow::bail!("nothing to serve: both TFTP and HTTP are disabled");

@@ -1,5 +1,6 @@
-//! The proxyDHCP service on UDP 67 and 4011: receive, classify, ask the policy, build
-//! the reply with a pure function, send it from the address the request came to.
+//! The DHCP service on UDP 67 and 4011: receive, then hand owned clients to the DHCP
+//! server and everyone else to proxyDHCP, which classifies, asks the policy, builds
+//! the reply with a pure function and sends it from the address the request came to.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, ProxyConfig};
+use crate::dhcp_server::DhcpServer;
 use crate::net::{self, PacketSocket, Received};
 use crate::policy::{self, Plan};
 use crate::vfs::{clean_path, ClientInfo, FileSource};
@@ -145,27 +147,33 @@ impl Proxy {
     }
 }
 
-/// Binds the two proxy sockets on the wildcard address.
-pub fn bind(config: &ProxyConfig) -> anyhow::Result<(PacketSocket, PacketSocket)> {
-    let open = |port| {
-        let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
-        PacketSocket::bind(addr).map_err(|e| crate::tftp::bind_error("DHCP", addr, e))
-    };
-    Ok((open(config.port)?, open(config.pxe_port)?))
+/// Binds a wildcard DHCP socket on `port`.
+pub fn bind(port: u16) -> anyhow::Result<PacketSocket> {
+    let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    PacketSocket::bind(addr).map_err(|e| crate::tftp::bind_error("DHCP", addr, e))
 }
 
-/// Answers on both sockets until the task is dropped.
-pub async fn run(dhcp: PacketSocket, pxe: PacketSocket, proxy: Proxy) {
-    let proxy = Arc::new(proxy);
-    let dhcp = Arc::new(dhcp);
-    let pxe = Arc::new(pxe);
-    tokio::join!(
-        serve(dhcp, Port::Dhcp, proxy.clone()),
-        serve(pxe, Port::Pxe, proxy)
-    );
+/// Who answers on the DHCP sockets.
+pub struct Responders {
+    /// proxyDHCP for boot clients, if enabled.
+    pub proxy: Option<Proxy>,
+    /// The DHCP server for owned clients, if enabled.
+    pub server: Option<Arc<DhcpServer>>,
 }
 
-async fn serve(socket: Arc<PacketSocket>, port: Port, proxy: Arc<Proxy>) {
+/// Answers on port 67 (and 4011 when given) until the task is dropped.
+pub async fn run(dhcp: PacketSocket, pxe: Option<PacketSocket>, responders: Responders) {
+    let responders = Arc::new(responders);
+    let dhcp = serve(Arc::new(dhcp), Port::Dhcp, responders.clone());
+    match pxe {
+        Some(pxe) => {
+            tokio::join!(dhcp, serve(Arc::new(pxe), Port::Pxe, responders));
+        }
+        None => dhcp.await,
+    }
+}
+
+async fn serve(socket: Arc<PacketSocket>, port: Port, responders: Arc<Responders>) {
     let mut buf = vec![0u8; 1500];
     loop {
         let rx = match socket.recv(&mut buf).await {
@@ -175,17 +183,26 @@ async fn serve(socket: Arc<PacketSocket>, port: Port, proxy: Arc<Proxy>) {
                 continue;
             }
         };
-        if !proxy.serves(&rx) {
-            continue;
-        }
         let packet = match DhcpPacket::parse(&buf[..rx.len]) {
             Ok(p) if p.op == 1 => p,
             Ok(_) => continue,
             Err(err) => {
-                debug!(source = %rx.source, %err, "proxy: malformed packet dropped");
+                debug!(source = %rx.source, %err, "dhcp: malformed packet dropped");
                 continue;
             }
         };
+        if let Some(server) = &responders.server {
+            if port == Port::Dhcp && server.owns(&packet) {
+                server.handle(&socket, &packet, rx);
+                continue;
+            }
+        }
+        let Some(proxy) = &responders.proxy else {
+            continue;
+        };
+        if !proxy.serves(&rx) {
+            continue;
+        }
         let client = classify(&packet);
         let Some((reply, delay)) = proxy.decide(&packet, &client, port, rx.local) else {
             continue;

@@ -4,7 +4,9 @@
 pub mod cli;
 pub mod config;
 pub mod dhcp;
+pub mod dhcp_server;
 pub mod http;
+pub mod leases;
 pub mod logging;
 pub mod net;
 pub mod policy;

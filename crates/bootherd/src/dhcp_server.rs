@@ -1,0 +1,426 @@
+//! The DHCP server for machines bootherd owns (U-Boot boards): the shell around
+//! `bootherd_proto::dhcp`. It keeps the lease table in memory, makes every change
+//! durable through the group committer before the reply that depends on it leaves,
+//! and checks new addresses with ICMP echo before offering them.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bootherd_proto::client::format_mac;
+use bootherd_proto::dhcp::{
+    self as core, Action, Arrival, BootOptions, Leases, Outcome, Ownership, Pool, Probe,
+    Reservation, ServerConfig, Subnet,
+};
+use bootherd_proto::proxy::Destination;
+use bootherd_proto::wire::dhcp::{DhcpPacket, CLIENT_PORT};
+use tracing::{debug, info, warn};
+
+use crate::config::DhcpConfig;
+use crate::leases::{GroupCommitter, LeaseStore, SqliteStore};
+use crate::net::{self, PacketSocket, Received};
+
+/// Most addresses one DISCOVER may probe before giving up (a proxy-ARP router that
+/// answers for every address must not burn the whole pool).
+const MAX_PROBES: u8 = 8;
+
+/// The running DHCP server.
+pub struct DhcpServer {
+    config: ServerConfig,
+    leases: Mutex<Leases>,
+    committer: GroupCommitter,
+    ping_timeout: Option<Duration>,
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (or with `-`), any case.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+fn parse_subnet(text: &str) -> Option<Subnet> {
+    let (net, len) = text.split_once('/')?;
+    let network: Ipv4Addr = net.trim().parse().ok()?;
+    let prefix_len: u8 = len.trim().parse().ok()?;
+    (prefix_len <= 32).then_some(Subnet::new(network, prefix_len))
+}
+
+/// Turns the `[dhcp]` section into the core's configuration, checked.
+pub fn server_config(cfg: &DhcpConfig) -> Result<ServerConfig, String> {
+    let mut pools = Vec::new();
+    for (i, p) in cfg.pools.iter().enumerate() {
+        let subnet = parse_subnet(&p.subnet)
+            .ok_or_else(|| format!("dhcp.pool[{i}].subnet: {:?} is not a.b.c.d/len", p.subnet))?;
+        let lease_secs = u32::try_from(p.lease_secs)
+            .map_err(|_| format!("dhcp.pool[{i}].lease_secs: {} is too long", p.lease_secs))?;
+        pools.push(Pool {
+            subnet,
+            first: p.range[0],
+            last: p.range[1],
+            router: p.router,
+            dns_servers: p.dns.clone(),
+            lease_secs,
+            domain_name: p.domain.clone(),
+        });
+    }
+    let mut reservations = Vec::new();
+    for (i, r) in cfg.reservations.iter().enumerate() {
+        let mac = parse_mac(&r.mac)
+            .ok_or_else(|| format!("dhcp.reservation[{i}].mac: {:?} is not a MAC", r.mac))?;
+        reservations.push(Reservation {
+            mac,
+            ip: r.ip,
+            hostname: r.hostname.clone(),
+        });
+    }
+    let mut macs = Vec::new();
+    for m in &cfg.own_macs {
+        macs.push(parse_mac(m).ok_or_else(|| format!("dhcp.own_macs: {m:?} is not a MAC"))?);
+    }
+    let config = ServerConfig {
+        pools,
+        reservations,
+        owned: Ownership {
+            macs,
+            vendor_classes: cfg.own_vendor_classes.clone(),
+        },
+        boot: BootOptions {
+            siaddr: cfg.boot.next_server,
+            file: cfg.boot.file.clone(),
+            tftp_server_name: cfg.boot.tftp_server_name.clone(),
+            bootfile: cfg.boot.file.clone(),
+            pxelinux_config: cfg.boot.pxelinux_config.clone(),
+        },
+        offer_hold_secs: cfg.offer_hold_secs,
+        decline_hold_secs: cfg.decline_hold_secs,
+    };
+    config.check().map_err(|e| format!("dhcp: {e}"))?;
+    Ok(config)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl DhcpServer {
+    /// Checks the configuration, opens the lease database and loads its leases.
+    pub async fn open(cfg: &DhcpConfig) -> anyhow::Result<Arc<Self>> {
+        let config = server_config(cfg).map_err(anyhow::Error::msg)?;
+        let store = SqliteStore::open(&cfg.lease_db).await.map_err(|e| {
+            anyhow::anyhow!("opening lease database {}: {e}", cfg.lease_db.display())
+        })?;
+        let stored = store.load().await?;
+        info!(
+            leases = stored.len(),
+            db = %cfg.lease_db.display(),
+            "dhcp: lease database loaded"
+        );
+        let ping_timeout = cfg
+            .ping_check
+            .then(|| Duration::from_millis(cfg.ping_timeout_ms));
+        Ok(Arc::new(DhcpServer {
+            config,
+            leases: Mutex::new(stored.into_iter().collect()),
+            committer: GroupCommitter::spawn(store),
+            ping_timeout,
+        }))
+    }
+
+    /// Whether this server answers `packet` (else it is the proxy's, or nobody's).
+    pub fn owns(&self, packet: &DhcpPacket) -> bool {
+        core::owns(&self.config, packet)
+    }
+
+    /// Handles one owned request: decides under the table lock, queues the lease
+    /// changes for durability in that same order, and sends once they are on disk.
+    pub fn handle(self: &Arc<Self>, socket: &Arc<PacketSocket>, packet: &DhcpPacket, rx: Received) {
+        let arrival = Arrival { local: rx.local };
+        let outcome = {
+            let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            core::handle(&self.config, &leases, &arrival, packet, unix_now())
+        };
+        self.perform(socket.clone(), outcome, rx, 0);
+    }
+
+    fn perform(
+        self: &Arc<Self>,
+        socket: Arc<PacketSocket>,
+        outcome: Outcome,
+        rx: Received,
+        probes: u8,
+    ) {
+        let Outcome { changes, action } = outcome;
+        let durable = if changes.is_empty() {
+            None
+        } else {
+            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            for change in &changes {
+                leases.apply(change);
+            }
+            // Queued while the lock is held, so the disk sees changes in table order.
+            Some(self.committer.submit(changes))
+        };
+        match action {
+            Action::Reply { packet, dest } => {
+                let what = match packet.message_type() {
+                    Some(t) => format!("{t:?}").to_lowercase(),
+                    None => "reply".into(),
+                };
+                info!(
+                    mac = %mac_of(&packet),
+                    ip = %packet.yiaddr,
+                    "dhcp: {what} {} to {}",
+                    packet.yiaddr,
+                    mac_of(&packet)
+                );
+                tokio::spawn(send_when_durable(socket, packet, dest, rx, durable));
+            }
+            Action::Nak {
+                packet,
+                dest,
+                reason,
+            } => {
+                info!(mac = %mac_of(&packet), "dhcp: nak: {reason}");
+                tokio::spawn(send_when_durable(socket, packet, dest, rx, durable));
+            }
+            Action::NoReply(reason) => {
+                if reason.needs_attention() {
+                    warn!("dhcp: no reply: {reason}");
+                } else {
+                    info!("dhcp: no reply: {reason}");
+                }
+                if let Some(durable) = durable {
+                    tokio::spawn(async move {
+                        if let Err(err) = durable.await {
+                            warn!(%err, "dhcp: lease change not stored");
+                        }
+                    });
+                }
+            }
+            Action::Probe(probe) => {
+                if probes >= MAX_PROBES {
+                    warn!(
+                        mac = %format_mac(&probe.mac),
+                        "dhcp: no reply: {MAX_PROBES} candidate addresses in a row answered ICMP echo; is a router answering for the whole subnet?"
+                    );
+                    return;
+                }
+                let server = self.clone();
+                tokio::spawn(async move {
+                    if let Some(durable) = durable {
+                        if let Err(err) = durable.await {
+                            warn!(%err, "dhcp: lease change not stored; dropping the request");
+                            return;
+                        }
+                    }
+                    server.probe(socket, probe, rx, probes).await;
+                });
+            }
+        }
+    }
+
+    async fn probe(
+        self: Arc<Self>,
+        socket: Arc<PacketSocket>,
+        probe: Probe,
+        rx: Received,
+        probes: u8,
+    ) {
+        let in_use = match self.ping_timeout {
+            None => false,
+            Some(wait) => match net::icmp_in_use(probe.ip, wait).await {
+                Ok(in_use) => in_use,
+                Err(err) => {
+                    warn!(%err, ip = %probe.ip, "dhcp: cannot check the address with ICMP echo; offering it unchecked");
+                    false
+                }
+            },
+        };
+        if in_use {
+            warn!(ip = %probe.ip, "dhcp: address answers ICMP echo: someone uses it without a lease from us; holding it out");
+        } else {
+            debug!(ip = %probe.ip, "dhcp: address is free");
+        }
+        let outcome = {
+            let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            core::probe_result(&self.config, &leases, &probe, in_use, unix_now())
+        };
+        self.perform(socket, outcome, rx, probes + 1);
+    }
+
+    /// A snapshot of the lease table.
+    pub fn leases(&self) -> Vec<core::Lease> {
+        let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        leases.iter().cloned().collect()
+    }
+}
+
+fn mac_of(packet: &DhcpPacket) -> String {
+    packet.mac().map(|m| format_mac(&m)).unwrap_or_default()
+}
+
+async fn send_when_durable(
+    socket: Arc<PacketSocket>,
+    packet: DhcpPacket,
+    dest: Destination,
+    rx: Received,
+    durable: Option<crate::leases::Durable>,
+) {
+    if let Some(durable) = durable {
+        if let Err(err) = durable.await {
+            warn!(%err, "dhcp: lease not stored, so the reply is not sent");
+            return;
+        }
+    }
+    let (dest, ifindex) = match dest {
+        Destination::Relay(a) | Destination::Unicast(a) => (a, 0),
+        Destination::Broadcast => (
+            SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+            rx.ifindex,
+        ),
+    };
+    if let Err(err) = socket.send(&packet.emit(), dest, ifindex, rx.local).await {
+        warn!(%dest, %err, "dhcp: cannot send reply");
+    }
+}
+
+/// Reads the lease database at `path` (for `bootherd leases`).
+pub async fn read_leases(path: &Path) -> anyhow::Result<Vec<core::Lease>> {
+    let store = SqliteStore::open_read_only(path)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening lease database {}: {e}", path.display()))?;
+    Ok(store.load().await?)
+}
+
+/// Renders leases as an aligned table or a JSON array (for `bootherd leases`).
+pub fn format_leases(leases: &[&core::Lease], now: u64, json: bool) -> String {
+    let state = |l: &core::Lease| match l.state {
+        core::LeaseState::Offered => "offered",
+        core::LeaseState::Bound => "bound",
+        core::LeaseState::Released => "released",
+        core::LeaseState::Declined => "declined",
+    };
+    if json {
+        let rows: Vec<serde_json::Value> = leases
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "ip": l.ip.to_string(),
+                    "mac": format_mac(&l.mac),
+                    "hostname": l.hostname,
+                    "state": state(l),
+                    "starts": l.starts,
+                    "ends": l.ends,
+                    "live": l.is_live(now),
+                })
+            })
+            .collect();
+        return format!("{}\n", serde_json::Value::Array(rows));
+    }
+    let mut out = format!(
+        "{:<15}  {:<17}  {:<8}  {:>10}  {}\n",
+        "IP", "MAC", "STATE", "EXPIRES IN", "HOSTNAME"
+    );
+    for l in leases {
+        let left = match l.ends.checked_sub(now) {
+            Some(secs) => format!("{secs}s"),
+            None => "expired".into(),
+        };
+        out.push_str(&format!(
+            "{:<15}  {:<17}  {:<8}  {:>10}  {}\n",
+            l.ip.to_string(),
+            format_mac(&l.mac),
+            state(l),
+            left,
+            l.hostname.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_render_as_table_and_json() {
+        let lease = core::Lease {
+            ip: Ipv4Addr::new(10, 99, 0, 200),
+            mac: [0x52, 0x54, 0, 0x99, 0, 0xa1],
+            client_id: None,
+            hostname: Some("rock64".into()),
+            state: core::LeaseState::Bound,
+            starts: 1000,
+            ends: 4600,
+        };
+        let table = format_leases(&[&lease], 1600, false);
+        assert!(table.starts_with("IP "), "{table}");
+        assert!(
+            table.contains("10.99.0.200      52:54:00:99:00:a1  bound          3000s  rock64"),
+            "{table}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&format_leases(&[&lease], 1600, true)).unwrap();
+        assert_eq!(json[0]["ip"], "10.99.0.200");
+        assert_eq!(json[0]["state"], "bound");
+        assert_eq!(json[0]["live"], true);
+    }
+
+    #[test]
+    fn macs_parse_in_both_spellings() {
+        assert_eq!(
+            parse_mac("52:54:00:AB:cd:0f"),
+            Some([0x52, 0x54, 0, 0xab, 0xcd, 0x0f])
+        );
+        assert_eq!(
+            parse_mac("52-54-00-ab-cd-0f"),
+            parse_mac("52:54:00:ab:cd:0f")
+        );
+        for bad in [
+            "",
+            "52:54:00:ab:cd",
+            "52:54:00:ab:cd:0f:00",
+            "5:54:00:ab:cd:0f",
+            "zz:54:00:ab:cd:0f",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_converts_and_is_checked() {
+        let mut cfg = DhcpConfig {
+            own_vendor_classes: vec!["U-Boot*".into()],
+            ..DhcpConfig::default()
+        };
+        cfg.pools.push(crate::config::PoolConfig {
+            subnet: "10.99.0.0/24".into(),
+            range: [Ipv4Addr::new(10, 99, 0, 200), Ipv4Addr::new(10, 99, 0, 210)],
+            router: None,
+            dns: vec![],
+            lease_secs: 600,
+            domain: None,
+        });
+        let sc = server_config(&cfg).unwrap();
+        assert_eq!(sc.pools[0].subnet.to_string(), "10.99.0.0/24");
+        cfg.pools[0].subnet = "10.99.0.0".into();
+        assert!(server_config(&cfg)
+            .unwrap_err()
+            .contains("dhcp.pool[0].subnet"));
+        cfg.pools[0].subnet = "10.98.0.0/24".into();
+        // The range is outside the subnet: the core's check says so.
+        assert!(server_config(&cfg).is_err());
+    }
+}
