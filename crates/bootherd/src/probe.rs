@@ -469,6 +469,14 @@ async fn converse(
             "DHCP  gave up after {:.1} s and {sent} DISCOVERs",
             start.elapsed().as_secs_f64()
         ));
+        let no_address = !replies.iter().any(Reply::offers_address);
+        if dhcp.exact && no_address && discover.flags & FLAG_BROADCAST == 0 {
+            report.say(
+                "NOTE  with --exact, an offer a server unicasts to the offered address cannot \
+                 reach this host; run without --exact before blaming the DHCP server"
+                    .into(),
+            );
+        }
         return Ok(Err(problem));
     }
     let address_offer = &replies[choice.address.expect("final choices have an address")];
@@ -532,8 +540,7 @@ async fn converse(
             report.tftp_server = Some(server);
             FilePlan::rpi(machine, server)
         }
-        BootTarget::Tftp { server, file } if kind == Emulated::UBoot => {
-            let _ = (server, file);
+        BootTarget::Tftp { .. } if kind == Emulated::UBoot => {
             let ack = ack.as_ref().expect("U-Boot got an ACK");
             let (server, bootfile) = match emulate::uboot_target(address_offer, ack) {
                 Ok(found) => found,
@@ -599,7 +606,7 @@ fn reply_json(reply: &Reply, kind: Emulated) -> Value {
     let packet = &reply.packet;
     json!({
         "source": reply.source.to_string(),
-        "type": format!("{:?}", packet.message_type()),
+        "type": packet.message_type().map(|t| format!("{t:?}").to_lowercase()),
         "yiaddr": packet.yiaddr.to_string(),
         "siaddr": packet.siaddr.to_string(),
         "server_id": packet.server_id().map(|a| a.to_string()),
