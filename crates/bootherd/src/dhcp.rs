@@ -72,12 +72,13 @@ impl Proxy {
             && (self.addresses.is_empty() || self.addresses.contains(&rx.local))
     }
 
-    /// Whether a boot file exists where the client will fetch it.
-    fn exists(&self, path: &str, over_http: bool) -> bool {
+    /// Whether a boot file exists where the client will fetch it from `local`.
+    fn exists(&self, path: &str, over_http: bool, local: Ipv4Addr) -> bool {
         let source = if over_http { &self.http } else { &self.tftp };
         let Some(source) = source else { return false };
         let client = ClientInfo {
             addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT).into(),
+            local: SocketAddrV4::new(local, 0).into(),
         };
         clean_path(path.as_bytes())
             .and_then(|p| source.open(&client, &p))
@@ -103,7 +104,7 @@ impl Proxy {
             }
         };
         let http_tree = matches!(client.firmware, Firmware::Ipxe | Firmware::UefiHttp);
-        let exists = |p: &str| self.exists(p, http_tree);
+        let exists = |p: &str| self.exists(p, http_tree, local);
         let server = policy::Server {
             addr: local,
             http_port: self.http_port,

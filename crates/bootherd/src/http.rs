@@ -5,9 +5,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
 use axum::Router;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -39,9 +41,7 @@ pub async fn run(listeners: Vec<TcpListener>, source: Arc<dyn FileSource>) {
     let app = router(source);
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
-        let service = app
-            .clone()
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let service = app.clone().into_make_service_with_connect_info::<Ends>();
         servers.spawn(async move {
             if let Err(err) = axum::serve(listener, service).await {
                 warn!(%err, "http: server stopped");
@@ -51,14 +51,39 @@ pub async fn run(listeners: Vec<TcpListener>, source: Arc<dyn FileSource>) {
     while servers.join_next().await.is_some() {}
 }
 
+/// Both ends of an HTTP connection: who asks, and which of our addresses they asked.
+#[derive(Debug, Clone, Copy)]
+pub struct Ends {
+    /// The client.
+    pub peer: SocketAddr,
+    /// Our address the client connected to.
+    pub local: SocketAddr,
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Ends {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        let peer = *stream.remote_addr();
+        let local = stream
+            .io()
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Ends { peer, local }
+    }
+}
+
 async fn serve_file(
     State(source): State<Arc<dyn FileSource>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ends): ConnectInfo<Ends>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let response = respond(&*source, peer, &method, &uri, &headers).await;
+    let peer = ends.peer;
+    let client = ClientInfo {
+        addr: ends.peer,
+        local: ends.local,
+    };
+    let response = respond(&*source, &client, &method, &uri, &headers).await;
     info!(
         %peer,
         %method,
@@ -71,7 +96,7 @@ async fn serve_file(
 
 async fn respond(
     source: &dyn FileSource,
-    peer: SocketAddr,
+    client: &ClientInfo,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -86,9 +111,7 @@ async fn respond(
     }
     let raw = uri.path().trim_start_matches('/');
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
-    let file = match clean_path(&decoded)
-        .and_then(|path| source.open(&ClientInfo { addr: peer }, &path))
-    {
+    let file = match clean_path(&decoded).and_then(|path| source.open(client, &path)) {
         Ok(file) => file,
         Err(err) => return error_response(err),
     };

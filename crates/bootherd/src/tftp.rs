@@ -89,8 +89,8 @@ async fn listen(
     permits: Arc<Semaphore>,
 ) {
     let local = match socket.local_addr() {
-        Ok(SocketAddr::V4(a)) => *a.ip(),
-        _ => Ipv4Addr::UNSPECIFIED,
+        Ok(SocketAddr::V4(a)) => a,
+        _ => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
     };
     let mut buf = vec![0u8; 4096];
     loop {
@@ -151,7 +151,7 @@ fn is_request(datagram: &[u8]) -> bool {
 }
 
 async fn serve_read(
-    local: Ipv4Addr,
+    local: SocketAddrV4,
     peer: SocketAddr,
     request: Request,
     source: Arc<dyn FileSource>,
@@ -159,14 +159,18 @@ async fn serve_read(
     _permit: OwnedSemaphorePermit,
 ) {
     let name = String::from_utf8_lossy(&request.filename).into_owned();
-    let socket = match transfer_socket(local, peer) {
+    let socket = match transfer_socket(*local.ip(), peer) {
         Ok(s) => s,
         Err(err) => {
             warn!(%peer, file = %name, %err, "tftp: cannot open a transfer socket");
             return;
         }
     };
-    let file = match open(&request, peer, &*source) {
+    let client = ClientInfo {
+        addr: peer,
+        local: local.into(),
+    };
+    let file = match open(&request, &client, &*source) {
         Ok(file) => file,
         Err((code, reason)) => {
             info!(%peer, file = %name, %reason, "tftp: refused");
@@ -224,12 +228,11 @@ async fn serve_read(
 /// Opens the requested file, or says which TFTP error to send and why.
 fn open(
     request: &Request,
-    peer: SocketAddr,
+    client: &ClientInfo,
     source: &dyn FileSource,
 ) -> Result<OpenFile, (ErrorCode, String)> {
     let path = clean_path(&request.filename).map_err(vfs_error)?;
-    let client = ClientInfo { addr: peer };
-    let file = source.open(&client, &path).map_err(vfs_error)?;
+    let file = source.open(client, &path).map_err(vfs_error)?;
     match request.mode {
         Mode::Octet => Ok(file),
         Mode::Netascii => {

@@ -19,6 +19,9 @@ pub const MAX_PATH_LEN: usize = 1024;
 pub struct ClientInfo {
     /// The client's address and port as the request arrived.
     pub addr: SocketAddr,
+    /// The local address the request arrived at: the server address the client
+    /// knows, for URLs and names in generated files.
+    pub local: SocketAddr,
 }
 
 /// Why a path could not be served.
