@@ -784,6 +784,7 @@ impl Inventory {
 /// directory (`fdtdir`) is not either, since the file U-Boot picks in it depends on
 /// the board's `$fdtfile`.
 pub fn expected_files(machine: &Machine, profile: &Profile) -> Vec<RequiredFile> {
+    use Scope::{Machine as M, Root as R};
     let mut out = Vec::new();
     let mut add = |scope, path: &str, why: String, required| {
         out.push(RequiredFile {
@@ -794,161 +795,107 @@ pub fn expected_files(machine: &Machine, profile: &Profile) -> Vec<RequiredFile>
         })
     };
     let p = &profile.name;
-    match profile.kind {
-        Kind::Rpi => {
-            match profile.model.unwrap_or_default() {
-                RpiModel::Pi3 => {
-                    add(
-                        Scope::Root,
-                        "bootcode.bin",
-                        "the Pi 3 boot ROM loads it from the TFTP root".into(),
-                        true,
-                    );
-                    add(
-                        Scope::Machine,
-                        "start.elf",
-                        "the Pi 3 firmware; the ROM uses the machine's folder only if \
-                         <serial>/start.elf exists"
-                            .into(),
-                        true,
-                    );
-                    add(
-                        Scope::Machine,
-                        "fixup.dat",
-                        "memory split for start.elf".into(),
-                        true,
-                    );
-                }
-                RpiModel::Pi4 => {
-                    add(
-                        Scope::Machine,
-                        "start4.elf",
-                        "the Pi 4 firmware; the EEPROM keeps the machine's folder only if \
-                         start4.elf or start.elf is in it"
-                            .into(),
-                        true,
-                    );
-                    add(
-                        Scope::Machine,
-                        "fixup4.dat",
-                        "memory split for start4.elf".into(),
-                        true,
-                    );
-                }
-                RpiModel::Pi5 => {}
-            }
-            let generated_config = profile.config_txt.is_some();
-            let mut named = Vec::new();
-            if let Some(kernel) = &profile.kernel {
+    // What the profile names, and how the firmware or loader learns of it.
+    let (source, overlay_file): (String, fn(&str) -> String) = match profile.kind {
+        Kind::Rpi => (format!("of profile {p}"), rpi_overlay_file),
+        Kind::Pxelinux => (
+            "named in the generated pxelinux.cfg".into(),
+            pxelinux_overlay_file,
+        ),
+        Kind::Ipxe => (
+            "named in the generated boot.ipxe".into(),
+            pxelinux_overlay_file,
+        ),
+        Kind::Efi => (format!("of profile {p}"), pxelinux_overlay_file),
+    };
+    if let Some(model) = profile.model {
+        let firmware: &[(Scope, &str, &str)] = match model {
+            RpiModel::Pi3 => &[
+                (
+                    R,
+                    "bootcode.bin",
+                    "the Pi 3 boot ROM loads it from the TFTP root",
+                ),
+                (
+                    M,
+                    "start.elf",
+                    "the Pi 3 firmware; the ROM uses the machine's folder only if \
+                     <serial>/start.elf exists",
+                ),
+                (M, "fixup.dat", "memory split for start.elf"),
+            ],
+            RpiModel::Pi4 => &[
+                (
+                    M,
+                    "start4.elf",
+                    "the Pi 4 firmware; the EEPROM keeps the machine's folder only if \
+                     start4.elf or start.elf is in it",
+                ),
+                (M, "fixup4.dat", "memory split for start4.elf"),
+            ],
+            RpiModel::Pi5 => &[],
+        };
+        for &(scope, path, why) in firmware {
+            add(scope, path, why.to_owned(), true);
+        }
+    }
+    let what = if profile.kind == Kind::Efi {
+        "EFI binary"
+    } else {
+        "kernel"
+    };
+    let named = [
+        (what, &profile.kernel),
+        ("initramfs", &profile.initrd),
+        ("device tree", &profile.dtb),
+    ];
+    for (what, file) in named {
+        if let Some(file) = file {
+            add(M, file, format!("{what} {source}"), true);
+        }
+    }
+    for overlay in &profile.overlays {
+        add(
+            M,
+            &overlay_file(overlay),
+            format!("overlay {overlay} {source}"),
+            true,
+        );
+    }
+    if profile.kind == Kind::Rpi {
+        if profile.config_txt.is_none() {
+            // Without config.txt the firmware loads no initramfs, device tree file or
+            // overlay it was not told about.
+            let mut needs: Vec<&str> = [&profile.kernel, &profile.initrd, &profile.dtb]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            needs.extend(profile.overlays.iter().map(String::as_str));
+            if needs.is_empty() {
                 add(
-                    Scope::Machine,
-                    kernel,
-                    format!("kernel of profile {p}"),
-                    true,
-                );
-                named.push(kernel.as_str());
-            }
-            if let Some(initrd) = &profile.initrd {
-                add(
-                    Scope::Machine,
-                    initrd,
-                    format!("initramfs of profile {p}"),
-                    true,
-                );
-                named.push(initrd.as_str());
-            }
-            if let Some(dtb) = &profile.dtb {
-                add(
-                    Scope::Machine,
-                    dtb,
-                    format!("device tree of profile {p}"),
-                    true,
-                );
-                named.push(dtb.as_str());
-            }
-            for overlay in &profile.overlays {
-                add(
-                    Scope::Machine,
-                    &rpi_overlay_file(overlay),
-                    format!("overlay {overlay} of profile {p}"),
-                    true,
-                );
-                named.push(overlay.as_str());
-            }
-            if !generated_config {
-                let (why, required) = if named.is_empty() {
-                    ("firmware settings, read if present".to_owned(), false)
-                } else {
-                    (
-                        format!(
-                            "not generated (profile {p} has no config_txt), so it must \
-                             name {} itself",
-                            named.join(", ")
-                        ),
-                        true,
-                    )
-                };
-                add(Scope::Machine, "config.txt", why, required);
-            }
-            if machine.args.full().is_empty() {
-                add(
-                    Scope::Machine,
-                    "cmdline.txt",
-                    "kernel command line, read if present (not generated: the profile \
-                     sets no cmdline or root)"
-                        .into(),
+                    M,
+                    "config.txt",
+                    "firmware settings, read if present".into(),
                     false,
                 );
-            }
-        }
-        Kind::Pxelinux | Kind::Ipxe => {
-            let loader = if profile.kind == Kind::Pxelinux {
-                "pxelinux.cfg"
             } else {
-                "boot.ipxe"
-            };
-            if let Some(kernel) = &profile.kernel {
-                add(
-                    Scope::Machine,
-                    kernel,
-                    format!("kernel named in the generated {loader}"),
-                    true,
+                let why = format!(
+                    "not generated (profile {p} has no config_txt), so it must name {} itself",
+                    needs.join(", ")
                 );
-            }
-            if let Some(initrd) = &profile.initrd {
-                add(
-                    Scope::Machine,
-                    initrd,
-                    format!("initrd named in the generated {loader}"),
-                    true,
-                );
-            }
-            if let Some(dtb) = &profile.dtb {
-                add(
-                    Scope::Machine,
-                    dtb,
-                    format!("fdt named in the generated {loader}"),
-                    true,
-                );
-            }
-            for overlay in &profile.overlays {
-                add(
-                    Scope::Machine,
-                    &pxelinux_overlay_file(overlay),
-                    format!("fdtoverlays entry in the generated {loader}"),
-                    true,
-                );
+                add(M, "config.txt", why, true);
             }
         }
-        Kind::Efi => {
-            if let Some(kernel) = &profile.kernel {
-                add(
-                    Scope::Machine,
-                    kernel,
-                    format!("EFI binary of profile {p}"),
-                    true,
-                );
-            }
+        if machine.args.full().is_empty() {
+            add(
+                M,
+                "cmdline.txt",
+                "kernel command line, read if present (not generated: the profile sets no \
+                 cmdline or root)"
+                    .into(),
+                false,
+            );
         }
     }
     out
