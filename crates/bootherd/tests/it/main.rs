@@ -5,6 +5,9 @@
 
 mod cli;
 mod probe;
+mod proxy_lan;
+mod proxy_qemu;
+mod pxe_lab;
 mod support;
 mod tftp_clients;
 mod traversal;

@@ -109,6 +109,32 @@ pub fn need_lab(test: &str, tools: &[&str]) -> bool {
     false
 }
 
+/// [`need_lab`], and every file in `files` present (firmware images and boot
+/// programs from Debian packages that `scripts/test` installs). Prints `SKIP` and
+/// returns false when not, except under `CI=true`.
+pub fn need_lab_files(test: &str, tools: &[&str], files: &[&str]) -> bool {
+    if !need_lab(test, tools) {
+        return false;
+    }
+    let missing: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| !Path::new(f).is_file())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let reason = format!(
+        "missing: {} (scripts/test installs the packages)",
+        missing.join(", ")
+    );
+    if is_ci() {
+        panic!("{test}: CI=true, but {reason}");
+    }
+    skip(test, &reason);
+    false
+}
+
 /// What a finished (or killed) command left behind.
 #[derive(Debug)]
 pub struct RunOutput {
@@ -231,6 +257,27 @@ impl Lab {
         format!("{}-cli", self.name)
     }
 
+    /// The namespace holding the LAN's own DHCP server (10.99.0.2).
+    pub fn lan(&self) -> String {
+        format!("{}-lan", self.name)
+    }
+
+    /// Adds tap device `tap` to the bridge in the client namespace (`lab/lab.sh tap`),
+    /// for a QEMU guest; it goes away with the namespace.
+    pub fn add_tap(&self, tap: &str) {
+        let out = run_bounded(
+            Command::new(lab_script()).args(["tap", &self.name, tap]),
+            Duration::from_secs(30),
+        )
+        .expect("run lab/lab.sh tap");
+        assert!(
+            out.success(),
+            "lab/lab.sh tap {} {tap} failed: {}",
+            self.name,
+            out.describe()
+        );
+    }
+
     /// Runs `args` inside namespace `ns`, killed after `secs` seconds (by
     /// `timeout`, and by this process should `timeout` itself hang).
     pub fn exec<S: AsRef<OsStr>>(&self, ns: &str, secs: u64, args: &[S]) -> RunOutput {
@@ -281,14 +328,38 @@ impl Server {
 
     /// Starts the server inside namespace `ns` with its default addresses and ports.
     pub fn start_in(ns: &str, root: &Path) -> Server {
+        Server::start_in_with(ns, root, &[], None)
+    }
+
+    /// Like [`Server::start_in`], with more `serve` flags (such as `--proxy`) and,
+    /// when `rust_log` is given, that log level instead of the default. With
+    /// `--proxy` among the flags it also waits for `proxy listening on`.
+    pub fn start_in_with(ns: &str, root: &Path, extra: &[&str], rust_log: Option<&str>) -> Server {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, BOOTHERD, "serve", "--root"])
-            .arg(root);
-        Server::spawn(cmd)
+            .arg(root)
+            .args(extra);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        let server = Server::spawn(cmd);
+        if extra.contains(&"--proxy") {
+            assert!(
+                server.wait_for_log("proxy listening on ", STARTUP_LIMIT),
+                "bootherd serve --proxy did not log `proxy listening on` within {STARTUP_LIMIT:?}; log:\n{}",
+                server.log_text()
+            );
+        }
+        server
     }
 
     fn spawn(mut cmd: Command) -> Server {
-        let level = std::env::var("BOOTHERD_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
+        let level = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "RUST_LOG")
+            .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+            .or_else(|| std::env::var("BOOTHERD_TEST_RUST_LOG").ok())
+            .unwrap_or_else(|| "info".into());
         cmd.env("RUST_LOG", level)
             .env("NO_COLOR", "1")
             .env(CANARY_VAR, CANARY_VALUE)
@@ -396,6 +467,38 @@ impl Server {
     /// What the server has logged so far.
     pub fn log_text(&self) -> String {
         self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// The logged lines so far that contain every one of `needles`.
+    pub fn log_lines_with(&self, needles: &[&str]) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .filter(|line| needles.iter().all(|n| line.contains(n)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for a logged line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
+        self.wait_for_lines(&[needle], 1, limit)
+    }
+
+    /// Waits up to `limit` until at least `count` logged lines contain every one of `needles`.
+    pub fn wait_for_lines(&self, needles: &[&str], count: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.log_lines_with(needles).len() >= count {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
