@@ -3,15 +3,12 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tracing::info;
 
 use crate::config::Config;
 use crate::logging::LogFormat;
-use crate::vfs::{DirSource, FileSource};
 
 /// bootherd: network-boot Raspberry Pis, U-Boot boards and PCs next to the LAN's own
 /// DHCP server.
@@ -255,107 +252,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve_async(config, addrs))
-}
-
-async fn serve_async(config: Config, addrs: Vec<Ipv4Addr>) -> anyhow::Result<ExitCode> {
-    let mut services = tokio::task::JoinSet::new();
-    let tftp_source: Option<Arc<dyn FileSource>> = match config.tftp.enabled {
-        true => Some(Arc::new(open_root(&config.tftp.root)?)),
-        false => None,
-    };
-    let http_source: Option<Arc<dyn FileSource>> = match config.http.enabled {
-        true => Some(Arc::new(open_root(config.http_root())?)),
-        false => None,
-    };
-    if let Some(source) = tftp_source.clone() {
-        let sockets = crate::tftp::bind(&addrs, config.tftp.port)?;
-        info!(
-            root = %config.tftp.root.display(),
-            "tftp listening on {}",
-            list_addrs(sockets.iter().map(|s| s.local_addr()))
-        );
-        services.spawn(crate::tftp::run(sockets, source, (&config.tftp).into()));
-    }
-    let mut http_port = None;
-    if let Some(source) = http_source.clone() {
-        let listeners = crate::http::bind(&addrs, config.http.port).await?;
-        http_port = listeners
-            .first()
-            .and_then(|l| l.local_addr().ok())
-            .map(|a| a.port());
-        info!(
-            root = %config.http_root().display(),
-            "http listening on {}",
-            list_addrs(listeners.iter().map(|l| l.local_addr()))
-        );
-        services.spawn(crate::http::run(listeners, source));
-    }
-    if config.proxy.enabled || config.dhcp.enabled {
-        let proxy = match config.proxy.enabled {
-            true => Some(crate::dhcp::Proxy::new(
-                &config,
-                tftp_source,
-                http_source,
-                http_port,
-            )?),
-            false => None,
-        };
-        let server = match config.dhcp.enabled {
-            true => Some(crate::dhcp_server::DhcpServer::open(&config.dhcp).await?),
-            false => None,
-        };
-        let dhcp = crate::dhcp::bind(config.proxy.port)?;
-        let pxe = match config.proxy.enabled {
-            true => Some(crate::dhcp::bind(config.proxy.pxe_port)?),
-            false => None,
-        };
-        if let Some(pxe) = &pxe {
-            info!(
-                "proxy listening on {}",
-                list_addrs([dhcp.local_addr(), pxe.local_addr()].into_iter())
-            );
-        }
-        if config.dhcp.enabled {
-            info!(
-                db = %config.dhcp.lease_db.display(),
-                "dhcp server listening on {}",
-                list_addrs([dhcp.local_addr()].into_iter())
-            );
-        }
-        let responders = crate::dhcp::Responders { proxy, server };
-        services.spawn(crate::dhcp::run(dhcp, pxe, responders));
-    }
-    if services.is_empty() {
-        anyhow::bail!("nothing to serve: both TFTP and HTTP are disabled");
-    }
-    tokio::select! {
-        () = shutdown_signal() => info!("shutting down"),
-        _ = services.join_next() => anyhow::bail!("a service stopped unexpectedly"),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn open_root(root: &Path) -> anyhow::Result<DirSource> {
-    DirSource::open(root).with_context(|| format!("opening root {}", root.display()))
-}
-
-fn list_addrs(addrs: impl Iterator<Item = std::io::Result<std::net::SocketAddr>>) -> String {
-    addrs
-        .filter_map(Result::ok)
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let watch = args.config.clone();
+    let source: crate::serve::ConfigSource = Box::new(move || effective_config(&args));
+    runtime.block_on(crate::serve::run(config, addrs, source, watch))
 }

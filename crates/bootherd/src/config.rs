@@ -1,9 +1,13 @@
 //! The configuration file: serde types that refuse unknown keys, then value checks.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::inventory::{Inventory, InventoryErrors, MachineConfig, ProfileConfig};
+use crate::render::Renderer;
 
 /// The whole configuration file. Every section is optional; unknown keys are errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -19,6 +23,12 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// The DHCP server for machines bootherd owns (U-Boot boards).
     pub dhcp: DhcpConfig,
+    /// Directory of templates replacing the built-in ones (`cmdline.txt.j2`, ...).
+    pub templates: Option<PathBuf>,
+    /// What to boot, by name.
+    pub profiles: BTreeMap<String, ProfileConfig>,
+    /// The fleet: one entry per machine.
+    pub machines: Vec<MachineConfig>,
 }
 
 /// DHCP server settings. It answers only the clients it owns: listed MACs and
@@ -265,6 +275,22 @@ pub enum ConfigError {
         /// toml's message, which names the line and column.
         message: String,
     },
+    /// Machines and profiles that do not fit together (every problem, one per line).
+    #[error("{path}: inventory:\n{errors}")]
+    Inventory {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        errors: InventoryErrors,
+    },
+    /// A template in the override directory that does not load.
+    #[error("{path}: templates: {message}")]
+    Templates {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A value that parses but cannot work.
     #[error("{path}: {key}: {message}")]
     Invalid {
@@ -299,6 +325,19 @@ impl Config {
             *root = base.join(&*root);
         }
         config.dhcp.lease_db = base.join(&config.dhcp.lease_db);
+        if let Some(dir) = &mut config.templates {
+            *dir = base.join(&*dir);
+        }
+        for profile in config.profiles.values_mut() {
+            if let Some(dir) = &mut profile.dir {
+                *dir = base.join(&*dir);
+            }
+        }
+        for machine in &mut config.machines {
+            if let Some(dir) = &mut machine.dir {
+                *dir = base.join(&*dir);
+            }
+        }
         Ok(config)
     }
 
@@ -349,6 +388,8 @@ impl Config {
                 ),
             ));
         }
+        self.inventory(origin)?;
+        self.renderer(origin)?;
         if t.enabled {
             check_dir("tftp.root", &t.root).map_err(|m| invalid("tftp.root", m))?;
         }
@@ -356,6 +397,24 @@ impl Config {
             check_dir("http.root", self.http_root()).map_err(|m| invalid("http.root", m))?;
         }
         Ok(())
+    }
+
+    /// Builds the checked inventory of machines and profiles.
+    pub fn inventory(&self, origin: &Path) -> Result<Inventory, ConfigError> {
+        Inventory::from_parts(&self.profiles, &self.machines).map_err(|errors| {
+            ConfigError::Inventory {
+                path: origin.to_path_buf(),
+                errors,
+            }
+        })
+    }
+
+    /// Loads the templates, built in or overridden.
+    pub fn renderer(&self, origin: &Path) -> Result<Renderer, ConfigError> {
+        Renderer::new(self.templates.as_deref()).map_err(|e| ConfigError::Templates {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// The directory HTTP serves: its own root, else the TFTP root.

@@ -12,10 +12,14 @@ use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, CLIENT_PORT};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use arc_swap::ArcSwap;
+
 use crate::config::{Config, ProxyConfig};
 use crate::dhcp_server::DhcpServer;
+use crate::inventory::{Kind, Scope};
 use crate::net::{self, PacketSocket, Received};
 use crate::policy::{self, Plan};
+use crate::tree::LiveTree;
 use crate::vfs::{clean_path, ClientInfo, FileSource};
 
 /// Replies waiting out a reply delay at once; past it, delayed replies are dropped.
@@ -32,10 +36,10 @@ enum Port {
 
 /// Everything the proxy needs to answer, shared by both sockets.
 pub struct Proxy {
-    config: ProxyConfig,
+    config: ArcSwap<ProxyConfig>,
     http_port: Option<u16>,
-    tftp: Option<Arc<dyn FileSource>>,
-    http: Option<Arc<dyn FileSource>>,
+    tftp: Option<LiveTree>,
+    http: Option<LiveTree>,
     interfaces: Vec<u32>,
     addresses: Vec<Ipv4Addr>,
     pending: Arc<Semaphore>,
@@ -46,8 +50,8 @@ impl Proxy {
     /// actually bound (`None` when HTTP is off).
     pub fn new(
         config: &Config,
-        tftp: Option<Arc<dyn FileSource>>,
-        http: Option<Arc<dyn FileSource>>,
+        tftp: Option<LiveTree>,
+        http: Option<LiveTree>,
         http_port: Option<u16>,
     ) -> anyhow::Result<Self> {
         let mut interfaces = Vec::new();
@@ -57,7 +61,7 @@ impl Proxy {
             interfaces.push(index);
         }
         Ok(Proxy {
-            config: config.proxy.clone(),
+            config: ArcSwap::from_pointee(config.proxy.clone()),
             http_port,
             tftp,
             http,
@@ -65,6 +69,48 @@ impl Proxy {
             addresses: config.net.listen.clone(),
             pending: Arc::new(Semaphore::new(MAX_PENDING_REPLIES)),
         })
+    }
+
+    /// Answers with `config` from now on (configuration reload).
+    pub fn update(&self, config: &ProxyConfig) {
+        self.config.store(Arc::new(config.clone()));
+    }
+
+    /// The boot files for `client`: the configured ones, with the inventory's
+    /// per-machine answers in place for a machine it lists (an iPXE machine gets its
+    /// own script, an EFI machine its own binary).
+    fn config_for(&self, client: &Client) -> ProxyConfig {
+        let mut config = (**self.config.load()).clone();
+        let Some(tree) = self.http.as_ref().or(self.tftp.as_ref()) else {
+            return config;
+        };
+        let tree = tree.current();
+        let inventory = tree.inventory();
+        let Some(machine) = inventory.by_mac(&client.mac) else {
+            return config;
+        };
+        let profile = inventory.profile_of(machine);
+        match profile.kind {
+            Kind::Ipxe => {
+                config.ipxe_script = inventory.request_path(machine, Scope::Machine, "boot.ipxe");
+            }
+            Kind::Efi => {
+                if let Some(kernel) = &profile.kernel {
+                    let path = inventory.request_path(machine, Scope::Machine, kernel);
+                    for file in [
+                        &mut config.uefi_x64,
+                        &mut config.uefi_ia32,
+                        &mut config.uefi_arm64,
+                        &mut config.http_x64,
+                        &mut config.http_arm64,
+                    ] {
+                        *file = path.clone();
+                    }
+                }
+            }
+            Kind::Rpi | Kind::Pxelinux => {}
+        }
+        config
     }
 
     fn serves(&self, rx: &Received) -> bool {
@@ -76,6 +122,7 @@ impl Proxy {
     fn exists(&self, path: &str, over_http: bool, local: Ipv4Addr) -> bool {
         let source = if over_http { &self.http } else { &self.tftp };
         let Some(source) = source else { return false };
+        let source: &dyn FileSource = source;
         let client = ClientInfo {
             addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT).into(),
             local: SocketAddrV4::new(local, 0).into(),
@@ -111,7 +158,7 @@ impl Proxy {
             exists: &exists,
         };
         let what = if offer { "offer" } else { "ack" };
-        match policy::plan(client, &self.config, &server) {
+        match policy::plan(client, &self.config_for(client), &server) {
             Plan::Ignore(reason) => {
                 if client.firmware == Firmware::NotBoot {
                     debug!(mac = %format_mac(&client.mac), xid = format_args!("{:#010x}", client.xid), "proxy: ignored: {reason}");
@@ -157,7 +204,7 @@ pub fn bind(port: u16) -> anyhow::Result<PacketSocket> {
 /// Who answers on the DHCP sockets.
 pub struct Responders {
     /// proxyDHCP for boot clients, if enabled.
-    pub proxy: Option<Proxy>,
+    pub proxy: Option<Arc<Proxy>>,
     /// The DHCP server for owned clients, if enabled.
     pub server: Option<Arc<DhcpServer>>,
 }

@@ -17,7 +17,10 @@ use bootherd_proto::proxy::Destination;
 use bootherd_proto::wire::dhcp::{DhcpPacket, CLIENT_PORT};
 use tracing::{debug, info, warn};
 
+use arc_swap::ArcSwap;
+
 use crate::config::DhcpConfig;
+use crate::inventory::{Inventory, Kind};
 use crate::leases::{GroupCommitter, LeaseStore, SqliteStore};
 use crate::net::{self, PacketSocket, Received};
 
@@ -27,7 +30,7 @@ const MAX_PROBES: u8 = 8;
 
 /// The running DHCP server.
 pub struct DhcpServer {
-    config: ServerConfig,
+    config: ArcSwap<ServerConfig>,
     leases: Mutex<Leases>,
     committer: GroupCommitter,
     ping_timeout: Option<Duration>,
@@ -54,8 +57,11 @@ fn parse_subnet(text: &str) -> Option<Subnet> {
     (prefix_len <= 32).then_some(Subnet::new(network, prefix_len))
 }
 
-/// Turns the `[dhcp]` section into the core's configuration, checked.
-pub fn server_config(cfg: &DhcpConfig) -> Result<ServerConfig, String> {
+/// Turns the `[dhcp]` section and the inventory into the core's configuration,
+/// checked. A pxelinux (U-Boot) machine with an `ip` becomes a reservation, which
+/// also makes bootherd its DHCP server; other kinds boot through the proxy, so their
+/// `ip` is left to the LAN's server.
+pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerConfig, String> {
     let mut pools = Vec::new();
     for (i, p) in cfg.pools.iter().enumerate() {
         let subnet = parse_subnet(&p.subnet)
@@ -80,6 +86,26 @@ pub fn server_config(cfg: &DhcpConfig) -> Result<ServerConfig, String> {
             mac,
             ip: r.ip,
             hostname: r.hostname.clone(),
+        });
+    }
+    for machine in inventory.machines() {
+        let (Some(ip), Some(mac)) = (machine.ip, machine.mac) else {
+            continue;
+        };
+        if inventory.profile_of(machine).kind != Kind::Pxelinux {
+            continue;
+        }
+        let mac = mac.octets();
+        if reservations.iter().any(|r: &Reservation| r.mac == mac) {
+            return Err(format!(
+                "machine {}: its MAC also has a [[dhcp.reservation]]",
+                machine.name
+            ));
+        }
+        reservations.push(Reservation {
+            mac,
+            ip,
+            hostname: Some(machine.name.clone()),
         });
     }
     let mut macs = Vec::new();
@@ -116,8 +142,8 @@ fn unix_now() -> u64 {
 
 impl DhcpServer {
     /// Checks the configuration, opens the lease database and loads its leases.
-    pub async fn open(cfg: &DhcpConfig) -> anyhow::Result<Arc<Self>> {
-        let config = server_config(cfg).map_err(anyhow::Error::msg)?;
+    pub async fn open(cfg: &DhcpConfig, inventory: &Inventory) -> anyhow::Result<Arc<Self>> {
+        let config = server_config(cfg, inventory).map_err(anyhow::Error::msg)?;
         let store = SqliteStore::open(&cfg.lease_db).await.map_err(|e| {
             anyhow::anyhow!("opening lease database {}: {e}", cfg.lease_db.display())
         })?;
@@ -131,16 +157,21 @@ impl DhcpServer {
             .ping_check
             .then(|| Duration::from_millis(cfg.ping_timeout_ms));
         Ok(Arc::new(DhcpServer {
-            config,
+            config: ArcSwap::from_pointee(config),
             leases: Mutex::new(stored.into_iter().collect()),
             committer: GroupCommitter::spawn(store),
             ping_timeout,
         }))
     }
 
+    /// Answers with `config` from now on (configuration reload). Leases stay.
+    pub fn update(&self, config: ServerConfig) {
+        self.config.store(Arc::new(config));
+    }
+
     /// Whether this server answers `packet` (else it is the proxy's, or nobody's).
     pub fn owns(&self, packet: &DhcpPacket) -> bool {
-        core::owns(&self.config, packet)
+        core::owns(&self.config.load(), packet)
     }
 
     /// Handles one owned request: decides under the table lock, queues the lease
@@ -149,7 +180,7 @@ impl DhcpServer {
         let arrival = Arrival { local: rx.local };
         let outcome = {
             let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            core::handle(&self.config, &leases, &arrival, packet, unix_now())
+            core::handle(&self.config.load(), &leases, &arrival, packet, unix_now())
         };
         self.perform(socket.clone(), outcome, rx, 0);
     }
@@ -255,7 +286,7 @@ impl DhcpServer {
         }
         let outcome = {
             let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            core::probe_result(&self.config, &leases, &probe, in_use, unix_now())
+            core::probe_result(&self.config.load(), &leases, &probe, in_use, unix_now())
         };
         self.perform(socket, outcome, rx, probes + 1);
     }
@@ -413,14 +444,15 @@ mod tests {
             lease_secs: 600,
             domain: None,
         });
-        let sc = server_config(&cfg).unwrap();
+        let none = Inventory::default();
+        let sc = server_config(&cfg, &none).unwrap();
         assert_eq!(sc.pools[0].subnet.to_string(), "10.99.0.0/24");
         cfg.pools[0].subnet = "10.99.0.0".into();
-        assert!(server_config(&cfg)
+        assert!(server_config(&cfg, &none)
             .unwrap_err()
             .contains("dhcp.pool[0].subnet"));
         cfg.pools[0].subnet = "10.98.0.0/24".into();
         // The range is outside the subnet: the core's check says so.
-        assert!(server_config(&cfg).is_err());
+        assert!(server_config(&cfg, &none).is_err());
     }
 }

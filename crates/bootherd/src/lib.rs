@@ -13,5 +13,7 @@ pub mod net;
 pub mod policy;
 pub mod probe;
 pub mod render;
+pub mod serve;
 pub mod tftp;
+pub mod tree;
 pub mod vfs;

@@ -1,0 +1,316 @@
+//! `bootherd serve`: binds every service, builds the boot trees, and reloads the
+//! configuration on SIGHUP or when its file changes, keeping the old one when the
+//! new one is broken.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::dhcp::Proxy;
+use crate::dhcp_server::DhcpServer;
+use crate::inventory::Inventory;
+use crate::render::Renderer;
+use crate::tree::{BootTree, LiveTree};
+use crate::vfs::FileSource;
+
+/// How often the configuration file's modification time is looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Produces the effective configuration: the file (if any) plus the command line.
+pub type ConfigSource = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
+
+/// What a reload can replace while serving.
+struct Reloadable {
+    tftp: Option<LiveTree>,
+    http: Option<LiveTree>,
+    proxy: Option<Arc<Proxy>>,
+    server: Option<Arc<DhcpServer>>,
+    http_port: Option<u16>,
+    running: Config,
+}
+
+fn build_tree(
+    root: &std::path::Path,
+    inventory: &Arc<Inventory>,
+    renderer: &Arc<Renderer>,
+    http_port: Option<u16>,
+) -> anyhow::Result<BootTree> {
+    BootTree::new(root, inventory.clone(), renderer.clone(), http_port)
+        .with_context(|| format!("opening root {}", root.display()))
+}
+
+fn load_inventory(config: &Config) -> anyhow::Result<(Arc<Inventory>, Arc<Renderer>)> {
+    let origin = PathBuf::from("<config>");
+    let inventory = Arc::new(config.inventory(&origin)?);
+    let renderer = Arc::new(config.renderer(&origin)?);
+    Ok((inventory, renderer))
+}
+
+/// Runs every enabled service until SIGINT or SIGTERM.
+pub async fn run(
+    config: Config,
+    addrs: Vec<Ipv4Addr>,
+    source: ConfigSource,
+    watch: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let mut services = tokio::task::JoinSet::new();
+    let (inventory, renderer) = load_inventory(&config)?;
+    if !inventory.is_empty() {
+        info!(
+            machines = inventory.machines().len(),
+            profiles = inventory.profiles().len(),
+            "inventory loaded"
+        );
+    }
+    // HTTP binds first: its port goes into generated iPXE scripts and proxy URLs.
+    let mut http_port = None;
+    let listeners = match config.http.enabled {
+        true => {
+            let listeners = crate::http::bind(&addrs, config.http.port).await?;
+            http_port = listeners
+                .first()
+                .and_then(|l| l.local_addr().ok())
+                .map(|a| a.port());
+            Some(listeners)
+        }
+        false => None,
+    };
+    let tftp_tree = match config.tftp.enabled {
+        true => Some(LiveTree::new(build_tree(
+            &config.tftp.root,
+            &inventory,
+            &renderer,
+            http_port,
+        )?)),
+        false => None,
+    };
+    let http_tree = match config.http.enabled {
+        true => Some(LiveTree::new(build_tree(
+            config.http_root(),
+            &inventory,
+            &renderer,
+            http_port,
+        )?)),
+        false => None,
+    };
+    if let Some(tree) = &tftp_tree {
+        let sockets = crate::tftp::bind(&addrs, config.tftp.port)?;
+        info!(
+            root = %config.tftp.root.display(),
+            "tftp listening on {}",
+            list_addrs(sockets.iter().map(|s| s.local_addr()))
+        );
+        let source: Arc<dyn FileSource> = Arc::new(tree.clone());
+        services.spawn(crate::tftp::run(sockets, source, (&config.tftp).into()));
+    }
+    if let (Some(listeners), Some(tree)) = (listeners, &http_tree) {
+        info!(
+            root = %config.http_root().display(),
+            "http listening on {}",
+            list_addrs(listeners.iter().map(|l| l.local_addr()))
+        );
+        let source: Arc<dyn FileSource> = Arc::new(tree.clone());
+        services.spawn(crate::http::run(listeners, source));
+    }
+    let mut proxy = None;
+    let mut server = None;
+    if config.proxy.enabled || config.dhcp.enabled {
+        if config.proxy.enabled {
+            proxy = Some(Arc::new(Proxy::new(
+                &config,
+                tftp_tree.clone(),
+                http_tree.clone(),
+                http_port,
+            )?));
+        }
+        if config.dhcp.enabled {
+            server = Some(DhcpServer::open(&config.dhcp, &inventory).await?);
+        }
+        let dhcp = crate::dhcp::bind(config.proxy.port)?;
+        let pxe = match config.proxy.enabled {
+            true => Some(crate::dhcp::bind(config.proxy.pxe_port)?),
+            false => None,
+        };
+        if let Some(pxe) = &pxe {
+            info!(
+                "proxy listening on {}",
+                list_addrs([dhcp.local_addr(), pxe.local_addr()].into_iter())
+            );
+        }
+        if config.dhcp.enabled {
+            info!(
+                db = %config.dhcp.lease_db.display(),
+                "dhcp server listening on {}",
+                list_addrs([dhcp.local_addr()].into_iter())
+            );
+        }
+        let responders = crate::dhcp::Responders {
+            proxy: proxy.clone(),
+            server: server.clone(),
+        };
+        services.spawn(crate::dhcp::run(dhcp, pxe, responders));
+    }
+    if services.is_empty() {
+        anyhow::bail!("nothing to serve: every service is disabled");
+    }
+    let reloadable = Reloadable {
+        tftp: tftp_tree,
+        http: http_tree,
+        proxy,
+        server,
+        http_port,
+        running: config,
+    };
+    tokio::select! {
+        () = shutdown_signal() => info!("shutting down"),
+        () = reload_loop(reloadable, source, watch) => {}
+        _ = services.join_next() => anyhow::bail!("a service stopped unexpectedly"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reloads on SIGHUP and on a change of the watched file, forever.
+async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<PathBuf>) {
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(err) => {
+            warn!(%err, "cannot watch SIGHUP; reload by file change only");
+            None
+        }
+    };
+    let mtime = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen: Option<SystemTime> = watch.as_ref().and_then(mtime);
+    let mut tick = tokio::time::interval(WATCH_INTERVAL);
+    loop {
+        let why = tokio::select! {
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
+            _ = tick.tick() => {
+                let Some(path) = &watch else { continue };
+                let now = mtime(path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                "file changed"
+            }
+        };
+        match reload(&mut state, &source) {
+            Ok(summary) => info!(trigger = why, "configuration reloaded: {summary}"),
+            Err(err) => error!(
+                trigger = why,
+                "configuration NOT reloaded, still serving the previous one: {err:#}"
+            ),
+        }
+    }
+}
+
+/// Builds everything the new configuration needs before swapping anything, so a
+/// broken file changes nothing.
+fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<String> {
+    let config = source()?;
+    let (inventory, renderer) = load_inventory(&config)?;
+    let tftp = match &state.tftp {
+        Some(_) => Some(build_tree(
+            &config.tftp.root,
+            &inventory,
+            &renderer,
+            state.http_port,
+        )?),
+        None => None,
+    };
+    let http = match &state.http {
+        Some(_) => Some(build_tree(
+            config.http_root(),
+            &inventory,
+            &renderer,
+            state.http_port,
+        )?),
+        None => None,
+    };
+    let server_config = match &state.server {
+        Some(_) => Some(
+            crate::dhcp_server::server_config(&config.dhcp, &inventory)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    // Everything built: swap.
+    if let (Some(live), Some(tree)) = (&state.tftp, tftp) {
+        live.replace(tree);
+    }
+    if let (Some(live), Some(tree)) = (&state.http, http) {
+        live.replace(tree);
+    }
+    if let Some(proxy) = &state.proxy {
+        proxy.update(&config.proxy);
+    }
+    if let (Some(server), Some(sc)) = (&state.server, server_config) {
+        server.update(sc);
+    }
+    let old = &state.running;
+    let mut restart = Vec::new();
+    if old.net != config.net {
+        restart.push("[net]");
+    }
+    if (old.tftp.enabled, old.tftp.port) != (config.tftp.enabled, config.tftp.port)
+        || old.tftp.max_transfers != config.tftp.max_transfers
+        || old.tftp.max_blksize != config.tftp.max_blksize
+        || old.tftp.max_windowsize != config.tftp.max_windowsize
+        || old.tftp.timeout_ms != config.tftp.timeout_ms
+        || old.tftp.retries != config.tftp.retries
+    {
+        restart.push("tftp limits and ports");
+    }
+    if (old.http.enabled, old.http.port) != (config.http.enabled, config.http.port) {
+        restart.push("http.enabled/port");
+    }
+    if (old.proxy.enabled, old.proxy.port, old.proxy.pxe_port)
+        != (
+            config.proxy.enabled,
+            config.proxy.port,
+            config.proxy.pxe_port,
+        )
+        || (old.dhcp.enabled, &old.dhcp.lease_db) != (config.dhcp.enabled, &config.dhcp.lease_db)
+    {
+        restart.push("enabling services, DHCP ports, lease_db");
+    }
+    if !restart.is_empty() {
+        warn!(
+            "changed settings that take effect only after a restart: {}",
+            restart.join(", ")
+        );
+    }
+    let summary = format!(
+        "{} machines, {} profiles",
+        inventory.machines().len(),
+        inventory.profiles().len()
+    );
+    state.running = config;
+    Ok(summary)
+}
+
+fn list_addrs(addrs: impl Iterator<Item = std::io::Result<std::net::SocketAddr>>) -> String {
+    addrs
+        .filter_map(Result::ok)
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn shutdown_signal() {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
