@@ -33,8 +33,9 @@ pub enum Command {
     /// service saying where it listens. --proxy adds proxyDHCP on UDP 67 and 4011.
     /// Command-line flags override the file.
     Serve(ServeArgs),
-    /// Check a configuration file and exit: 0 when it is usable, 1 with the file, line
-    /// and problem when it is not.
+    /// Check a configuration file and the boot tree, and exit: 0 when every machine
+    /// has what it needs, 1 with the file, line and problem, or with each missing
+    /// file per machine, when not.
     Check(CheckArgs),
     /// Play a boot firmware's DHCP and TFTP conversation on this network and say
     /// whether it would boot: exit 0 when it would, 1 when not (with the first
@@ -49,6 +50,19 @@ pub enum Command {
     Probe(ProbeArgs),
     /// List the DHCP server's leases from its database (a table, or --json).
     Leases(LeasesArgs),
+    /// Print the files bootherd generates for one machine (by name, MAC or serial).
+    Show(ShowArgs),
+}
+
+/// Flags of `bootherd show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// TOML configuration file with the inventory.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+    /// The machine: its name, MAC or Pi serial.
+    #[arg(value_name = "MACHINE")]
+    pub machine: String,
 }
 
 /// Flags of `bootherd leases`.
@@ -162,6 +176,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args.config),
         Command::Leases(args) => leases(&args),
+        Command::Show(args) => {
+            let config = Config::load(&args.config)?;
+            config.validate(&args.config)?;
+            let tree = crate::report::tree(&config, &args.config)?;
+            print!("{}", crate::report::show(&config, &tree, &args.machine)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Probe(args) => Ok(crate::probe::run(crate::probe::ProbeOptions {
             kind: bootherd_proto::emulate::Emulated::from_id(&args.firmware)
                 .expect("clap checked the name"),
@@ -204,11 +225,23 @@ fn leases(args: &LeasesArgs) -> anyhow::Result<ExitCode> {
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     config.validate(path)?;
+    let tree = crate::report::tree(&config, path)?;
+    let report = crate::report::check(&config, &tree);
+    print!("{}", report.text);
+    if report.problems > 0 {
+        println!(
+            "{}: {} problem(s): the machines above marked MISSING or ERROR would not boot",
+            path.display(),
+            report.problems
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     println!(
-        "{}: ok (tftp root {}, http root {})",
+        "{}: ok (tftp root {}, http root {}, {} machines)",
         path.display(),
         config.tftp.root.display(),
-        config.http_root().display()
+        config.http_root().display(),
+        tree.inventory().machines().len()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ pub mod net;
 pub mod policy;
 pub mod probe;
 pub mod render;
+pub mod report;
 pub mod serve;
 pub mod tftp;
 pub mod tree;
