@@ -4,6 +4,7 @@
 //! pass when those are missing, except under `CI=true`, where they fail.
 
 mod cli;
+mod inventory;
 mod probe;
 mod proxy_lan;
 mod proxy_qemu;

@@ -326,6 +326,25 @@ impl Server {
         Server::spawn(cmd)
     }
 
+    /// Starts the server on 127.0.0.1 with kernel-chosen ports and `config`.
+    pub fn start_local_config(config: &Path) -> Server {
+        let mut cmd = Command::new(BOOTHERD);
+        cmd.arg("serve").arg("--config").arg(config).args([
+            "--listen",
+            "127.0.0.1",
+            "--tftp-port",
+            "0",
+            "--http-port",
+            "0",
+        ]);
+        Server::spawn(cmd)
+    }
+
+    /// The child's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts the server inside namespace `ns` with its default addresses and ports.
     pub fn start_in(ns: &str, root: &Path) -> Server {
         Server::start_in_with(ns, root, &[], None)
