@@ -20,13 +20,15 @@ pub struct CheckReport {
     pub problems: usize,
 }
 
-/// The address generated files are rendered for when no request tells it: the
-/// first `listen` address, else a placeholder that reads as such.
+/// The address generated files are rendered for when no request tells it (a client
+/// gets the address it reached): the first address bootherd would listen on that is
+/// not loopback, else the first one.
 fn render_address(config: &Config) -> Ipv4Addr {
-    config
-        .net
-        .listen
-        .first()
+    let addrs = crate::net::listen_addresses(&config.net).unwrap_or_default();
+    addrs
+        .iter()
+        .find(|a| !a.is_loopback())
+        .or(addrs.first())
         .copied()
         .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
@@ -138,7 +140,11 @@ pub fn show(config: &Config, tree: &BootTree, which: &str) -> anyhow::Result<Str
     let profile = inventory.profile_of(machine);
     let ctx = tree.context(render_address(config));
     let files: Vec<GeneratedFile> = tree.renderer().files(machine, profile, &ctx)?;
-    let mut out = format!("# {}\n", describe(inventory, machine));
+    let mut out = format!(
+        "# {}\n# rendered for server address {} (each client gets the address it reached)\n",
+        describe(inventory, machine),
+        ctx.server
+    );
     if files.is_empty() {
         out.push_str("# nothing is generated for this machine\n");
     }
