@@ -63,6 +63,9 @@ pub struct ShowArgs {
     /// The machine: its name, MAC or Pi serial.
     #[arg(value_name = "MACHINE")]
     pub machine: String,
+    /// Render for this server address [default: this host's first address].
+    #[arg(long, value_name = "IP")]
+    pub server: Option<Ipv4Addr>,
 }
 
 /// Flags of `bootherd leases`.
@@ -180,7 +183,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&args.config)?;
             config.validate(&args.config)?;
             let tree = crate::report::tree(&config, &args.config)?;
-            print!("{}", crate::report::show(&config, &tree, &args.machine)?);
+            let shown = crate::report::show(&config, &tree, &args.machine, args.server)?;
+            print!("{shown}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe(args) => Ok(crate::probe::run(crate::probe::ProbeOptions {

@@ -128,7 +128,12 @@ pub fn check(config: &Config, tree: &BootTree) -> CheckReport {
 }
 
 /// The rendered files of one machine (by name, MAC or serial), with headers.
-pub fn show(config: &Config, tree: &BootTree, which: &str) -> anyhow::Result<String> {
+pub fn show(
+    config: &Config,
+    tree: &BootTree,
+    which: &str,
+    server: Option<Ipv4Addr>,
+) -> anyhow::Result<String> {
     let inventory = tree.inventory();
     let machine = inventory
         .by_name(which)
@@ -138,7 +143,7 @@ pub fn show(config: &Config, tree: &BootTree, which: &str) -> anyhow::Result<Str
             anyhow::anyhow!("no machine named {which:?} (or with that MAC or serial)")
         })?;
     let profile = inventory.profile_of(machine);
-    let ctx = tree.context(render_address(config));
+    let ctx = tree.context(server.unwrap_or_else(|| render_address(config)));
     let files: Vec<GeneratedFile> = tree.renderer().files(machine, profile, &ctx)?;
     let mut out = format!(
         "# {}\n# rendered for server address {} (each client gets the address it reached)\n",

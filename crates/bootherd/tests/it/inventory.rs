@@ -317,3 +317,59 @@ fn config_reloads_on_change_and_sighup_and_a_broken_file_keeps_the_old_one() {
     );
     assert!(server.wait_for_log("trigger=", Duration::from_secs(2)));
 }
+
+/// docs/EXAMPLES.md stays true: its TOML, put together, is a valid configuration,
+/// and every generated file it quotes is what `bootherd show` prints.
+#[test]
+fn docs_examples_are_what_bootherd_generates() {
+    let doc = std::fs::read_to_string(crate::support::repo_root().join("docs/EXAMPLES.md"))
+        .expect("read docs/EXAMPLES.md");
+    let dir = temp_dir();
+    let root = dir.path().join("boot");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut toml = String::new();
+    let mut quoted: Vec<(String, String)> = Vec::new();
+    let mut blocks = doc.split("```").skip(1).step_by(2);
+    for block in blocks.by_ref() {
+        if let Some(body) = block.strip_prefix("toml\n") {
+            toml.push_str(body);
+            toml.push('\n');
+        } else if block.contains("==> ") {
+            let body = block.trim_start_matches('\n');
+            for file in body.split("==> ").filter(|f| !f.trim().is_empty()) {
+                let (path, content) = file.split_once(" <==\n").expect("==> path <== header");
+                quoted.push((path.to_string(), content.trim_end().to_string()));
+            }
+        }
+    }
+    let toml = toml.replace(
+        "root = \"/srv/boot\"",
+        &format!("root = \"{}\"", root.display()),
+    );
+    let config = dir.path().join("bootherd.toml");
+    write_file(&config, toml.as_bytes());
+    let out = run_bootherd(["check", "--config", config.to_str().unwrap()]);
+    // The tree is empty, so check reports missing files, but the file itself is valid.
+    assert!(out.stdout.contains("MISSING"), "{}", out.describe());
+    assert!(quoted.len() >= 6, "too few quoted files: {quoted:?}");
+    let mut shown = String::new();
+    for machine in ["garage-pi3", "kitchen-pi", "rock64-a", "office-pc"] {
+        let out = run_bootherd([
+            "show",
+            "--config",
+            config.to_str().unwrap(),
+            machine,
+            "--server",
+            "10.0.0.2",
+        ]);
+        assert!(out.success(), "{}", out.describe());
+        shown.push_str(&out.stdout);
+    }
+    for (path, content) in quoted {
+        let want = format!("==> {path} <==\n{content}\n");
+        assert!(
+            shown.contains(&want),
+            "docs/EXAMPLES.md quotes {path} as\n{content}\nbut bootherd show prints:\n{shown}"
+        );
+    }
+}
