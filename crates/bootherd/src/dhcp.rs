@@ -113,6 +113,14 @@ impl Proxy {
         config
     }
 
+    /// Whether the inventory lists `client`'s MAC.
+    fn knows(&self, client: &Client) -> bool {
+        self.http
+            .as_ref()
+            .or(self.tftp.as_ref())
+            .is_some_and(|tree| tree.current().inventory().by_mac(&client.mac).is_some())
+    }
+
     fn serves(&self, rx: &Received) -> bool {
         (self.interfaces.is_empty() || self.interfaces.contains(&rx.ifindex))
             && (self.addresses.is_empty() || self.addresses.contains(&rx.local))
@@ -156,6 +164,7 @@ impl Proxy {
             addr: local,
             http_port: self.http_port,
             exists: &exists,
+            known: self.knows(client),
         };
         let what = if offer { "offer" } else { "ack" };
         match policy::plan(client, &self.config_for(client), &server) {

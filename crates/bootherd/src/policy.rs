@@ -33,6 +33,8 @@ pub struct Server<'a> {
     pub http_port: Option<u16>,
     /// Whether a path exists in the boot tree.
     pub exists: &'a dyn Fn(&str) -> bool,
+    /// Whether the inventory lists this client.
+    pub known: bool,
 }
 
 impl Server<'_> {
@@ -61,6 +63,14 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
             let rom = client.firmware == Firmware::RpiRom;
             if rom && !(server.exists)("bootcode.bin") {
                 return Plan::Ignore("no bootcode.bin in the TFTP root".into());
+            }
+            // A Pi 4/5 that is told to boot tries for a while before its next boot
+            // mode: answer it only when there is something for it.
+            let eeprom_files = ["start4.elf", "config.txt"];
+            if !rom && !server.known && !eeprom_files.iter().any(|f| (server.exists)(f)) {
+                return Plan::Ignore(
+                    "not in the inventory, and no start4.elf or config.txt in the TFTP root".into(),
+                );
             }
             let delay = if rom {
                 Duration::from_millis(config.rpi_reply_delay_ms)
@@ -184,6 +194,7 @@ mod tests {
             addr: SERVER,
             http_port: http,
             exists: &exists,
+            known: false,
         };
         plan(c, config, &server)
     }
@@ -205,7 +216,13 @@ mod tests {
     #[test]
     fn table_of_default_answers() {
         let cfg = ProxyConfig::default();
-        let all = ["bootcode.bin", "undionly.kpxe", "ipxe.efi", "boot.ipxe"];
+        let all = [
+            "bootcode.bin",
+            "start4.elf",
+            "undionly.kpxe",
+            "ipxe.efi",
+            "boot.ipxe",
+        ];
         let cases = [
             (
                 client(Firmware::RpiRom, Some(Arch::BiosX86)),
@@ -287,6 +304,13 @@ mod tests {
         assert_eq!(why, "boot file undionly.kpxe is not in the TFTP root");
         let why = ignored(decide(&client(Firmware::RpiRom, None), &cfg, &[], Some(80)));
         assert_eq!(why, "no bootcode.bin in the TFTP root");
+        let pi4 = client(Firmware::RpiEeprom(RpiModel::Pi4), None);
+        let why = ignored(decide(&pi4, &cfg, &["bootcode.bin"], Some(80)));
+        assert!(why.contains("start4.elf"), "{why}");
+        assert!(matches!(
+            decide(&pi4, &cfg, &["config.txt"], Some(80)),
+            Plan::Answer { .. }
+        ));
         cfg.bios = String::new();
         let why = ignored(decide(
             &client(Firmware::BiosPxe, Some(Arch::BiosX86)),

@@ -373,3 +373,38 @@ fn docs_examples_are_what_bootherd_generates() {
         );
     }
 }
+
+/// The configuration example in README.md is a valid file.
+#[test]
+fn readme_config_example_is_valid() {
+    let readme = std::fs::read_to_string(crate::support::repo_root().join("README.md"))
+        .expect("read README.md");
+    let example = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in README.md");
+    let dir = temp_dir();
+    let root = dir.path().join("boot");
+    std::fs::create_dir_all(&root).unwrap();
+    let text = example
+        .replace(
+            "\"/srv/boot\"",
+            &format!("{:?}", root.display().to_string()),
+        )
+        .replace(
+            "/var/lib/bootherd/leases.sqlite",
+            &dir.path().join("leases.sqlite").display().to_string(),
+        );
+    let config = dir.path().join("bootherd.toml");
+    write_file(&config, text.as_bytes());
+    let out = run_bootherd(["check", "--config", config.to_str().unwrap()]);
+    // The empty tree lacks the Pi's files, which check reports per machine; the
+    // file itself must load (no error on stderr).
+    assert!(out.stderr.is_empty(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("kitchen-pi (profile pi4-iscsi"),
+        "{}",
+        out.describe()
+    );
+}
