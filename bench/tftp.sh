@@ -368,7 +368,10 @@ fetch_once() {
     awk -v ns="$ns" 'BEGIN {printf "%.4f\n", ns / 1e9}'
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1}
+        END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
 
 # ---------------------------------------------------------------- other load
 # This machine may be shared (a QEMU guest under TCG eats a whole core). Before each
@@ -397,7 +400,8 @@ wait_quiet() {
 # ---------------------------------------------------------------- measurements
 declare -A MBPS        # [server,row] -> MB/s (median) or FAIL
 declare -A RUNS        # [server,row] -> all runs, MB/s
-declare -A CONC        # [server,key]
+declare -A CONC        # [server,key] one concurrency run, then the summary
+declare -A CONCR       # [server,key] -> every concurrency run's value
 
 BIG_BYTES=$((BIG_MIB << 20))
 
@@ -440,12 +444,15 @@ throughput() {
     done
 }
 
+# One concurrency run against server $1 (repetition $2); results in CONC[$1,key], and
+# appended to CONCR[$1,key] for the summary over repetitions.
 concurrency() {
-    local srv=$1 i bad=0 fails out ns hz
+    local srv=$1 rep=$2 i bad=0 fails out ns hz key
     hz=$(getconf CLK_TCK)
     wait_quiet
-    start_server "$srv" conc
-    local samples=$DATA/log/$srv.samples
+    start_server "$srv" "conc$rep"
+    local samples=$DATA/log/$srv.conc$rep.samples
+    local slog=$DATA/log/$srv.conc$rep.log
     ns_sample >"$samples"     # first line: idle, before any transfer
     read -r CONC[$srv,idle] _ _ <"$samples"
     if [[ $srv == bootherd ]]; then
@@ -520,15 +527,50 @@ e=$(date +%s%N); echo "$((e - s)) $f"' _ "$DATA/log/clients.log") || out="TIMEOU
         END {for (p in max) t += max[p] - base[p]; printf "%.2f", t / hz}' "$samples")
     if [[ $srv == bootherd ]]; then
         CONC[$srv,hwm]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
-        CONC[$srv,retx]=$(grep -o '"retransmits":[0-9]*' "$DATA/log/bootherd.conc.log" \
+        CONC[$srv,retx]=$(grep -o '"retransmits":[0-9]*' "$slog" \
             | awk -F: '{s += $2} END {print s + 0}')
-        CONC[$srv,sent]=$(grep -c '"tftp: sent"' "$DATA/log/bootherd.conc.log" || true)
-        CONC[$srv,warns]=$(grep -c '"level":"\(WARN\|ERROR\)"' "$DATA/log/bootherd.conc.log" || true)
+        CONC[$srv,sent]=$(grep -c '"tftp: sent"' "$slog" || true)
+        CONC[$srv,warns]=$(grep -c '"level":"\(WARN\|ERROR\)"' "$slog" || true)
     fi
-    log "$srv concurrency: wall ${CONC[$srv,wall]} s, failed clients ${CONC[$srv,failed]}," \
+    for key in wall failed idle idle_vmrss peak_rss peak_pss peak_procs cpu hwm retx sent warns; do
+        [[ -n ${CONC[$srv,$key]:-} ]] && CONCR[$srv,$key]="${CONCR[$srv,$key]:-} ${CONC[$srv,$key]}"
+    done
+    log "pass $rep  $srv concurrency: wall ${CONC[$srv,wall]} s, failed clients ${CONC[$srv,failed]}," \
         "peak RSS ${CONC[$srv,peak_rss]} kB (${CONC[$srv,peak_procs]} procs), CPU ${CONC[$srv,cpu]} s," \
         "$(($(wc -l <"$samples") - 2)) samples"
     stop_server
+}
+
+maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+sumof() { printf '%s\n' "$@" | awk '{s += $1} END {print s + 0}'; }
+
+# Median wall time and CPU, idle memory; highest peaks; summed failures and counts.
+summarize_concurrency() {
+    local srv key
+    for srv in $SERVERS; do
+        # shellcheck disable=SC2086
+        if [[ " ${CONCR[$srv,wall]} " == *" TIMEOUT "* ]]; then
+            CONC[$srv,wall]=TIMEOUT
+            CONC[$srv,agg]=n/a
+        else
+            CONC[$srv,wall]=$(median ${CONCR[$srv,wall]})
+            CONC[$srv,agg]=$(awk -v w="${CONC[$srv,wall]}" -v n="$NCLIENTS" -v m="$SMALL_MIB" \
+                'BEGIN {printf "%.1f", n * m * 1048576 / w / 1e6}')
+        fi
+        for key in idle idle_vmrss cpu; do
+            # shellcheck disable=SC2086
+            [[ -n ${CONCR[$srv,$key]:-} ]] && CONC[$srv,$key]=$(median ${CONCR[$srv,$key]})
+        done
+        for key in peak_rss peak_pss peak_procs hwm; do
+            # shellcheck disable=SC2086
+            [[ -n ${CONCR[$srv,$key]:-} ]] && CONC[$srv,$key]=$(maxof ${CONCR[$srv,$key]})
+        done
+        for key in failed retx sent warns; do
+            # shellcheck disable=SC2086
+            [[ -n ${CONCR[$srv,$key]:-} ]] && CONC[$srv,$key]=$(sumof ${CONCR[$srv,$key]})
+        done
+    done
+    return 0
 }
 
 # ---------------------------------------------------------------- report
@@ -561,6 +603,9 @@ report_header() {
         echo "pinned: server on CPU 0, clients on CPU 1 (taskset)"
     else
         echo "not pinned: the scheduler placed server and clients (lock-step rows vary 3-4x with placement)"
+    fi
+    if has bootherd; then
+        echo "bootherd: $("$BIN" --version 2>/dev/null || echo '?'), tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
     fi
     echo "load average before the run: $LOAD_BEFORE; passes started on a busy machine: $BUSY_WAITS"
 }
@@ -607,7 +652,8 @@ report_throughput() {
 
 report_concurrency() {
     echo
-    echo "Concurrency: $NCLIENTS atftp clients at once, blksize 1468, each fetching a ${SMALL_MIB} MiB file"
+    echo "Concurrency: $NCLIENTS atftp clients at once, blksize 1468, each fetching a ${SMALL_MIB} MiB file;"
+    echo "$REPS run(s) per server: median wall time, idle memory and CPU; highest peaks; failures summed"
     if [[ $HOG -eq 1 ]]; then echo "with a busy loop sharing the server's CPU (--hog)"; fi
     echo
     printf '%-10s %8s %9s %7s %9s %12s %12s %9s %8s\n' "server" "wall s" "agg MB/s" "failed" "idle kB" "peak RSS kB" "peak PSS kB" "max procs" "CPU s"
@@ -617,6 +663,12 @@ report_concurrency() {
         printf '%-10s %8s %9s %7s %9s %12s %12s %9s %8s\n' "$s" "${CONC[$s,wall]}" "${CONC[$s,agg]:-n/a}" \
             "${CONC[$s,failed]}" \
             "${CONC[$s,idle]}" "${CONC[$s,peak_rss]}" "${CONC[$s,peak_pss]}" "${CONC[$s,peak_procs]}" "${CONC[$s,cpu]}"
+    done
+    echo
+    echo "every run's wall time, s:"
+    for s in $SERVERS; do
+        local walls=${CONCR[$s,wall]# }
+        printf '  %-10s %s\n' "$s" "${walls// / / }"
     done
     echo
     echo "failed = clients that exited non-zero or whose file's SHA-256 did not match."
@@ -631,8 +683,8 @@ report_concurrency() {
     if has bootherd; then
         echo
         echo "bootherd: idle VmRSS ${CONC[bootherd,idle_vmrss]} kB (target <= 8192 kB);" \
-            "VmHWM after the concurrency run ${CONC[bootherd,hwm]} kB (/proc/PID/status)."
-        echo "bootherd's log for that run: ${CONC[bootherd,sent]} transfers completed," \
+            "highest VmHWM after a concurrency run ${CONC[bootherd,hwm]} kB (/proc/PID/status)."
+        echo "bootherd's logs for those runs: ${CONC[bootherd,sent]} transfers completed," \
             "${CONC[bootherd,retx]} retransmits, ${CONC[bootherd,warns]} warnings/errors."
     fi
 }
@@ -649,9 +701,12 @@ if [[ $ONLY != concurrency ]]; then
     throughput
 fi
 if [[ $ONLY != throughput ]]; then
-    for srv in $SERVERS; do
-        concurrency "$srv"
+    for rep in $(seq 1 "$REPS"); do
+        for srv in $SERVERS; do
+            concurrency "$srv" "$rep"
+        done
     done
+    summarize_concurrency
 fi
 
 report_header

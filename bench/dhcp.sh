@@ -1,0 +1,821 @@
+#!/usr/bin/env bash
+# DHCP benchmark: bootherd's proxyDHCP and DHCP server against dnsmasq (and Kea's
+# kea-dhcp4 with its memfile backend), driven by perfdhcp, all inside two network
+# namespaces this script makes itself (server 10.99.0.1/16, client 10.99.0.2/16, one
+# veth pair). Nothing is created in the root namespace; everything it starts or writes
+# is removed on exit, on failure and on Ctrl-C.
+#
+# Usage: bench/dhcp.sh [--quick] [options]
+#   --quick        shorter steps (2 s), fewer rates, no bisection
+#   --only WHAT    run only "proxy" or only "dora"
+#   --servers L    servers to run (default "bootherd dnsmasq kea"; kea is DORA only and
+#                  skipped when kea-dhcp4 cannot be installed)
+#   --period S     seconds of load per step (default 5; 2 with --quick)
+#   --pin          server on CPU 0, perfdhcp on CPU 1 (default: the scheduler decides)
+#   --no-build     do not run cargo build (use target/release/bootherd as it is)
+#   --no-install   do not apt-get anything; servers that are missing are skipped
+#   --db-dir DIR   where lease databases live (default /var/tmp, a disk, so that
+#                  bootherd's fsyncs are real; /dev/shm makes them free)
+#   --keep DIR     copy logs, configs and every perfdhcp output into DIR
+#   --strict       exit 1 if any server failed a check (default: report FAIL, exit 0)
+#
+# Proxy load: perfdhcp sends DISCOVERs only (-i) with option 60
+# "PXEClient:Arch:00000:UNDI:002001" and option 93 = 0, each from a new MAC, at a ramp of
+# rates and then as fast as it can; the answer is the proxy OFFER. DORA load: perfdhcp
+# does the full DISCOVER-OFFER-REQUEST-ACK with option 60 "bench-perfdhcp" (which
+# bootherd is configured to own), each from a new MAC; every step starts the server
+# afresh with an empty lease database. A step passes when fewer than 0.1% of the
+# exchanges went unanswered (perfdhcp waits -W 0.3 s at the end for late answers),
+# perfdhcp received at least one answer, and (DORA) no address was offered twice.
+# After every bootherd DORA step the lease database is read back with
+# `bootherd leases --json` and its bound leases are compared with the ACKs perfdhcp got.
+#
+# perfdhcp runs on the same 2 cores as the servers; it acts as a relay (giaddr
+# 10.99.0.2, port 67), so servers answer by unicast to 10.99.0.2:67.
+# Needs root. Installs what is missing with apt-get: kea-admin (perfdhcp), dnsmasq-base,
+# kea-dhcp4-server (optional), iproute2. See bench/README.md and docs/BENCHMARKS-DHCP.md.
+set -euo pipefail
+
+# ---------------------------------------------------------------- settings
+QUICK=0
+ONLY=""
+SERVERS="bootherd dnsmasq kea"
+PERIOD=""
+PIN=0
+BUILD=1
+INSTALL=1
+DB_BASE=/var/tmp
+KEEP=""
+STRICT=0
+SRV_ADDR=10.99.0.1
+CLI_ADDR=10.99.0.2
+PREFIX=16
+POOL_FIRST=10.99.1.0
+POOL_LAST=10.99.250.255
+POOL_SIZE=64000           # addresses from POOL_FIRST to POOL_LAST
+LOSS_PASS=0.1             # % unanswered at most for a step to pass
+LOSS_STOP=5               # % unanswered at which the ramp stops (saturated)
+WAIT_US=300000            # perfdhcp -W: how long it listens after the last send
+QUIET_TRIES=40            # half-second checks for an idle machine before each server
+PXE_CLASS="PXEClient:Arch:00000:UNDI:002001"
+OWN_CLASS="bench-perfdhcp"
+STEP_MAC=00:0c:01:00:00:00   # perfdhcp counts up from here: one new client per exchange
+CHECK_MAC=00:0c:02:00:00:00  # the single-exchange check before each server's ramp
+
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --only) ONLY=${2:?}; shift ;;
+        --servers) SERVERS=${2:?}; shift ;;
+        --period) PERIOD=${2:?}; shift ;;
+        --pin) PIN=1 ;;
+        --no-build) BUILD=0 ;;
+        --no-install) INSTALL=0 ;;
+        --db-dir) DB_BASE=${2:?}; shift ;;
+        --keep) KEEP=${2:?}; shift ;;
+        --strict) STRICT=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "dhcp.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+case $ONLY in ""|proxy|dora) ;; *) echo "dhcp.sh: --only proxy|dora" >&2; exit 2 ;; esac
+for s in $SERVERS; do
+    case $s in bootherd|dnsmasq|kea) ;; *) echo "dhcp.sh: unknown server '$s'" >&2; exit 2 ;; esac
+done
+[[ -z $PERIOD ]] && { [[ $QUICK -eq 1 ]] && PERIOD=2 || PERIOD=5; }
+[[ $PERIOD =~ ^[0-9]+$ && $PERIOD -ge 1 && $PERIOD -le 60 ]] || { echo "dhcp.sh: --period must be 1..60" >&2; exit 2; }
+[[ -d $DB_BASE && -w $DB_BASE ]] || { echo "dhcp.sh: --db-dir $DB_BASE is not a writable directory" >&2; exit 2; }
+
+if [[ $QUICK -eq 1 ]]; then
+    PROXY_RATES="2000 5000 10000 20000 40000"
+    DORA_RATES="250 500 1000 2000 5000 10000"
+    BISECT=0
+else
+    PROXY_RATES="1000 2000 5000 10000 15000 20000 25000 30000 40000 50000"
+    DORA_RATES="100 250 500 750 1000 2000 3000 5000 7500 10000 12000"
+    BISECT=2
+fi
+
+SRV_TASKSET=()
+CLI_TASKSET=()
+if [[ $PIN -eq 1 ]]; then
+    if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+        SRV_TASKSET=(taskset -c 0)
+        CLI_TASKSET=(taskset -c 1)
+    else
+        PIN=0
+    fi
+fi
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$REPO/target/release/bootherd
+
+log() { printf '[dhcp-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, port 67)"
+
+# ---------------------------------------------------------------- state and cleanup
+TAG=bhdhcp-$$
+NS_S=$TAG-srv
+NS_C=$TAG-cli
+DATA=""
+DBDIR=""
+SERVER_PID=""
+CREATED_POLICY=0
+FAILURES=0
+
+# TERM, a bounded wait, then KILL every process inside namespace $1.
+kill_ns() {
+    local ns=$1 pids i sig
+    [[ -e /run/netns/$ns ]] || return 0
+    for sig in TERM KILL; do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        [[ -n $pids ]] || return 0
+        # shellcheck disable=SC2086
+        kill -"$sig" $pids 2>/dev/null || true
+        for i in $(seq 1 30); do
+            pids=$(ip netns pids "$ns" 2>/dev/null || true)
+            [[ -n $pids ]] || return 0
+            sleep 0.1
+        done
+    done
+    log "warning: processes still alive in $ns: $pids"
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null; fi
+    kill_ns "$NS_C"
+    kill_ns "$NS_S"
+    ip netns del "$NS_C" 2>/dev/null
+    ip netns del "$NS_S" 2>/dev/null
+    rm -rf /etc/netns/"$NS_C" /etc/netns/"$NS_S"
+    if [[ -n $KEEP && -n $DATA && -d $DATA ]]; then
+        mkdir -p "$KEEP" && cp -r "$DATA/log" "$DATA/out" "$DATA/conf" "$KEEP/" 2>/dev/null \
+            && log "logs kept in $KEEP"
+    fi
+    [[ -n $DATA && -d $DATA ]] && rm -rf "$DATA"
+    [[ -n $DBDIR && -d $DBDIR ]] && rm -rf "$DBDIR"
+    [[ $CREATED_POLICY -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Namespaces left by an earlier run that was killed with SIGKILL.
+sweep_stale() {
+    local ns pid d
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^bhdhcp-[0-9]+-(srv|cli)$' || true); do
+        pid=${ns#bhdhcp-}; pid=${pid%-*}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "removing stale namespace $ns"
+            kill_ns "$ns"
+            ip netns del "$ns" 2>/dev/null || true
+        fi
+    done
+    for d in /dev/shm/bhdhcp-* "$DB_BASE"/bhdhcp-*; do
+        [[ -d $d && ! -L $d ]] || continue
+        [[ ${d##*/} =~ ^bhdhcp-([0-9]+)- ]] || continue
+        pid=${BASH_REMATCH[1]}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "removing stale directory $d"
+            rm -rf -- "$d"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------- dependencies
+has() { [[ " $SERVERS " == *" $1 "* ]]; }
+drop_server() { SERVERS=$(echo " $SERVERS " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
+
+apt_install() {
+    # Do not let the packages start their daemons in the root namespace.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        CREATED_POLICY=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    local ok=0
+    timeout 600 apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 && ok=1
+    if [[ $ok -eq 0 ]]; then
+        timeout 300 apt-get update -q >/dev/null 2>&1 || true
+        timeout 600 apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 && ok=1
+    fi
+    if [[ $CREATED_POLICY -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; CREATED_POLICY=0; fi
+    [[ $ok -eq 1 ]]
+}
+
+install_deps() {
+    local missing=()
+    command -v perfdhcp >/dev/null || [[ -x /usr/sbin/perfdhcp ]] || missing+=(kea-admin)
+    if has dnsmasq; then command -v dnsmasq >/dev/null || [[ -x /usr/sbin/dnsmasq ]] || missing+=(dnsmasq-base); fi
+    command -v ip >/dev/null || missing+=(iproute2)
+    command -v ss >/dev/null || missing+=(iproute2)
+    command -v python3 >/dev/null || missing+=(python3)
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        [[ $INSTALL -eq 1 ]] || die "missing: ${missing[*]} (and --no-install)"
+        log "installing: ${missing[*]}"
+        apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed"
+    fi
+    PERFDHCP=$(command -v perfdhcp || echo /usr/sbin/perfdhcp)
+    DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+    if has kea && [[ $ONLY != proxy ]]; then
+        if ! command -v kea-dhcp4 >/dev/null && [[ ! -x /usr/sbin/kea-dhcp4 ]]; then
+            if [[ $INSTALL -eq 1 ]]; then
+                log "installing kea-dhcp4-server (optional)"
+                apt_install kea-dhcp4-server || log "kea-dhcp4-server did not install; Kea is left out"
+            fi
+        fi
+        KEA=$(command -v kea-dhcp4 || echo /usr/sbin/kea-dhcp4)
+        [[ -x $KEA ]] || { log "no kea-dhcp4; Kea is left out"; drop_server kea; }
+    fi
+    if has bootherd; then
+        if [[ $BUILD -eq 1 ]]; then
+            log "building bootherd (cargo build --release -p bootherd)"
+            (cd "$REPO" && timeout 1800 cargo build --release -q -p bootherd) \
+                || die "cargo build --release -p bootherd failed"
+        fi
+        [[ -x $BIN ]] || die "$BIN is missing"
+    fi
+}
+
+# ---------------------------------------------------------------- topology and data
+setup_net() {
+    ip netns add "$NS_S"
+    ip netns add "$NS_C"
+    # The veth is made inside the server namespace with its peer put straight into
+    # the client namespace: no interface ever exists in the root namespace.
+    ip -n "$NS_S" link add veth-s type veth peer name veth-c netns "$NS_C"
+    local ns i
+    for ns in "$NS_S" "$NS_C"; do
+        ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+        ip netns exec "$ns" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+        ip -n "$ns" link set lo up
+    done
+    ip -n "$NS_S" link set veth-s mtu 1500 up
+    ip -n "$NS_C" link set veth-c mtu 1500 up
+    ip -n "$NS_S" addr add "$SRV_ADDR/$PREFIX" dev veth-s
+    ip -n "$NS_C" addr add "$CLI_ADDR/$PREFIX" dev veth-c
+    for i in $(seq 1 50); do
+        if ip -n "$NS_C" -o link show veth-c | grep -q 'LOWER_UP' \
+            && ip -n "$NS_S" -o link show veth-s | grep -q 'LOWER_UP'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "veth pair did not come up"
+}
+
+hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+setup_data() {
+    local base=/dev/shm
+    [[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
+    DATA=$(mktemp -d "$base/bhdhcp-$$-XXXXXX")
+    DBDIR=$(mktemp -d "$DB_BASE/bhdhcp-$$-db-XXXXXX")
+    chmod 755 "$DATA" "$DBDIR"
+    mkdir -p "$DATA/root" "$DATA/log" "$DATA/out" "$DATA/conf"
+    chmod 755 "$DATA/root"
+    # The proxy offers undionly.kpxe to BIOS PXE clients only when the file exists.
+    head -c 4096 /dev/zero >"$DATA/root/undionly.kpxe"
+    chmod 644 "$DATA/root/undionly.kpxe"
+    PXE_HEX=$(hex "$PXE_CLASS")
+    OWN_HEX=$(hex "$OWN_CLASS")
+    DB_FS=$(df -PT "$DBDIR" | awk 'NR == 2 {print $2 " (" $1 ")"}')
+
+    cat >"$DATA/conf/bootherd-dhcp.toml" <<EOF
+# bootherd as the DHCP server of every client whose option 60 starts with "bench".
+[tftp]
+root = "$DATA/root"
+[http]
+enabled = false
+[dhcp]
+enabled = true
+lease_db = "$DBDIR/bootherd/leases.sqlite"
+own_vendor_classes = ["bench*"]
+ping_check = false
+offer_hold_secs = 60
+[[dhcp.pool]]
+subnet = "10.99.0.0/$PREFIX"
+range = ["$POOL_FIRST", "$POOL_LAST"]
+lease_secs = 3600
+EOF
+    cat >"$DATA/conf/kea-dhcp4.json" <<EOF
+{ "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "veth-s" ], "dhcp-socket-type": "raw" },
+    "lease-database": { "type": "memfile", "persist": true, "lfc-interval": 0,
+                        "name": "$DBDIR/kea/leases4.csv" },
+    "valid-lifetime": 3600,
+    "subnet4": [ { "id": 1, "subnet": "10.99.0.0/$PREFIX",
+                   "pools": [ { "pool": "$POOL_FIRST - $POOL_LAST" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
+                   "output_options": [ { "output": "stdout" } ] } ]
+} }
+EOF
+    log "data in $DATA, lease databases in $DBDIR ($DB_FS)"
+}
+
+# ---------------------------------------------------------------- servers
+# Command lines, one per (server, load). Printed in the report as they were run.
+server_cmd() {
+    local srv=$1 load=$2
+    case $srv,$load in
+        bootherd,proxy)
+            printf '%s ' env RUST_LOG=warn "$BIN" serve --root "$DATA/root" --proxy \
+                --listen "$SRV_ADDR" --no-http ;;
+        bootherd,dora)
+            printf '%s ' env RUST_LOG=warn "$BIN" serve --config "$DATA/conf/bootherd-dhcp.toml" \
+                --listen "$SRV_ADDR" ;;
+        dnsmasq,proxy)
+            printf '%s ' "$DNSMASQ" -k --conf-file=/dev/null --port=0 --no-ping --quiet-dhcp \
+                --bind-interfaces --interface=veth-s --pid-file= \
+                --dhcp-leasefile="$DBDIR/dnsmasq/dnsmasq.leases" \
+                --log-facility="$DATA/log/dnsmasq-syslog.log" \
+                --dhcp-range=10.99.0.0,proxy --pxe-service=x86PC,bench,undionly ;;
+        dnsmasq,dora)
+            printf '%s ' "$DNSMASQ" -k --conf-file=/dev/null --port=0 --no-ping --quiet-dhcp \
+                --bind-interfaces --interface=veth-s --pid-file= \
+                --dhcp-leasefile="$DBDIR/dnsmasq/dnsmasq.leases" \
+                --log-facility="$DATA/log/dnsmasq-syslog.log" \
+                --dhcp-range="$POOL_FIRST,$POOL_LAST,1h" --dhcp-authoritative \
+                --dhcp-lease-max=200000 ;;
+        kea,dora)
+            printf '%s ' env KEA_PIDFILE_DIR="$DBDIR/kea" KEA_LOCKFILE_DIR="$DBDIR/kea" \
+                "$KEA" -c "$DATA/conf/kea-dhcp4.json" ;;
+        *) return 1 ;;
+    esac
+}
+
+# Is something in the server namespace bound to UDP 67?
+listening_67() {
+    [[ -n $(ip netns exec "$NS_S" ss -Hlun 'sport = :67' 2>/dev/null) ]]
+}
+
+# Starts server $1 for load $2 with an empty lease store; returns 1 if it does not
+# come up within 10 s.
+start_server() {
+    local srv=$1 load=$2 logf=$DATA/log/$1-$2.log cmd i
+    stop_server
+    rm -rf "${DBDIR:?}/$srv"
+    mkdir -p "$DBDIR/$srv"
+    chmod 777 "$DBDIR/$srv"   # dnsmasq rewrites its lease file as nobody
+    cmd=$(server_cmd "$srv" "$load")
+    echo "=== $(date +%H:%M:%S) $cmd" >>"$logf"
+    # shellcheck disable=SC2086
+    ip netns exec "$NS_S" timeout 3600 "${SRV_TASKSET[@]}" $cmd >>"$logf" 2>&1 &
+    SERVER_PID=$!
+    for i in $(seq 1 100); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            log "$srv exited at start; its log:"; tail -20 "$logf" >&2
+            SERVER_PID=""
+            return 1
+        fi
+        if listening_67; then
+            sleep 0.3
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "$srv did not bind UDP 67 within 10 s; its log:"; tail -20 "$logf" >&2
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || { kill_ns "$NS_S"; return 0; }
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    kill_ns "$NS_S"
+}
+
+# ---------------------------------------------------------------- measuring
+# CPU ticks (user + system) of every process in the server namespace.
+ns_ticks() {
+    local p files=()
+    for p in $(ip netns pids "$NS_S" 2>/dev/null || true); do files+=("/proc/$p/stat"); done
+    [[ ${#files[@]} -gt 0 ]] || { echo 0; return; }
+    { cat "${files[@]}" 2>/dev/null || true; } | awk '{sub(/^.*\) /, ""); t += $12 + $13} END {print t + 0}'
+}
+# Busy and total jiffies of the whole machine.
+cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+# RcvbufErrors of UDP in namespace $1.
+udp_rcvbuf_errors() {
+    ip netns exec "$1" cat /proc/net/snmp 2>/dev/null | awk '
+        $1 == "Udp:" && !h {for (i = 2; i <= NF; i++) f[$i] = i; h = 1; next}
+        $1 == "Udp:" && h {print $f["RcvbufErrors"] + 0; exit}'
+}
+
+# This machine may be shared (QEMU guests under TCG take a whole core). Before each
+# server's ramp, wait (bounded) until the CPUs are idle: busy share < 15% over 0.5 s.
+BUSY_WAITS=0
+cpu_busy_pct() {
+    local a b
+    a=$(cpu_jiffies); sleep 0.5; b=$(cpu_jiffies)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
+        t = y[2] - x[2]; printf "%d", (t > 0) ? 100 * (y[1] - x[1]) / t : 0}'
+}
+wait_quiet() {
+    local i pct
+    for i in $(seq 1 "$QUIET_TRIES"); do
+        pct=$(cpu_busy_pct)
+        [[ $pct -lt 15 ]] && return 0
+        [[ $i -eq 1 ]] && log "CPUs ${pct}% busy with other work; waiting for quiet (at most $((QUIET_TRIES / 2)) s)"
+    done
+    BUSY_WAITS=$((BUSY_WAITS + 1))
+    log "warning: still ${pct}% busy; measuring anyway (numbers may be low)"
+}
+
+# perfdhcp's argument list for load $1 at rate $2 (0 = as fast as it can) for $3 s,
+# clients counted up from MAC $4.
+perfdhcp_args() {
+    local load=$1 rate=$2 period=$3 mac=$4
+    local -a a=(-4 -l veth-c)
+    [[ $load == proxy ]] && a+=(-i)
+    [[ $rate -gt 0 ]] && a+=(-r "$rate")
+    a+=(-p "$period" -W "$WAIT_US" -R 16000000 -b "mac=$mac")
+    if [[ $load == proxy ]]; then
+        a+=(-o "60,$PXE_HEX" -o "93,0000")
+    else
+        a+=(-u -o "60,$OWN_HEX")
+    fi
+    printf '%s\n' "${a[@]}"
+}
+
+# Parses perfdhcp's report: "do_sent do_recv do_drops do_dups ra_sent ra_recv ra_drops
+# ra_dups do_avg_ms ra_avg_ms" (ra_* are 0 with -i).
+parse_perfdhcp() {
+    awk '
+        /Statistics for: DISCOVER-OFFER/ {s = "do"}
+        /Statistics for: REQUEST-ACK/ {s = "ra"}
+        s != "" && /^sent packets:/ {v[s, "sent"] = $3}
+        s != "" && /^received packets:/ {v[s, "recv"] = $3}
+        s != "" && /^drops:/ {v[s, "drops"] = $2}
+        s != "" && /^non unique addresses:/ {v[s, "dups"] = $4}
+        s != "" && /^avg delay: [0-9.]+ ms/ {v[s, "avg"] = $3}
+        END {
+            printf "%d %d %d %d %d %d %d %d %s %s\n",
+                v["do", "sent"], v["do", "recv"], v["do", "drops"], v["do", "dups"],
+                v["ra", "sent"], v["ra", "recv"], v["ra", "drops"], v["ra", "dups"],
+                (v["do", "avg"] == "" ? "-" : v["do", "avg"]), (v["ra", "avg"] == "" ? "-" : v["ra", "avg"])
+        }' "$1"
+}
+
+declare -A STEP     # [load,server,rate] -> "field ..." (see run_step), rate "max" for as-fast
+declare -A ORDER    # [load,server] -> rates in the order they ran
+declare -A BEST     # [load,server] -> best passing rate (or "none")
+declare -A NOTE     # [load,server] -> FAIL reason or remark
+declare -A VERIFY   # [server,rate] -> lease check result (bootherd DORA)
+STEP_N=0
+
+# One step: perfdhcp at rate $3 (0 = max) against server $2 already running for
+# load $1. Stores STEP[...] = "period do_sent do_recv do_drops do_dups ra_sent ra_recv
+# ra_drops ra_dups do_avg ra_avg answers_per_s loss_pct srv_cpu_pct busy_pct
+# srv_rcvbuf cli_rcvbuf pass" and echoes the key.
+run_step() {
+    local load=$1 srv=$2 rate=$3 period=$PERIOD key out rc=0
+    key=$([[ $rate -eq 0 ]] && echo max || echo "$rate")
+    if [[ $load == dora ]]; then
+        # Never run the pool dry: at most 80% of it per step.
+        local cap
+        if [[ $rate -gt 0 ]]; then cap=$((POOL_SIZE * 8 / 10 / rate)); else cap=3; fi
+        [[ $cap -lt 1 ]] && cap=1
+        [[ $period -gt $cap ]] && period=$cap
+    fi
+    STEP_N=$((STEP_N + 1))
+    out=$DATA/out/$(printf '%03d' "$STEP_N")-$load-$srv-$key.txt
+    local -a args
+    mapfile -t args < <(perfdhcp_args "$load" "$rate" "$period" "$STEP_MAC")
+    echo "perfdhcp ${args[*]}" >"$out"
+    local t0 t1 j0 j1 sb0 sb1 cb0 cb1 start end
+    sb0=$(udp_rcvbuf_errors "$NS_S"); cb0=$(udp_rcvbuf_errors "$NS_C")
+    t0=$(ns_ticks); j0=$(cpu_jiffies); start=$(date +%s%N)
+    timeout $((period + 30)) ip netns exec "$NS_C" "${CLI_TASKSET[@]}" "$PERFDHCP" "${args[@]}" \
+        >>"$out" 2>&1 || rc=$?
+    end=$(date +%s%N); t1=$(ns_ticks); j1=$(cpu_jiffies)
+    sb1=$(udp_rcvbuf_errors "$NS_S"); cb1=$(udp_rcvbuf_errors "$NS_C")
+    echo "exit status $rc" >>"$out"
+    local p hz
+    p=$(parse_perfdhcp "$out")
+    hz=$(getconf CLK_TCK)
+    # shellcheck disable=SC2086
+    set -- $p
+    local do_sent=$1 do_recv=$2 do_drops=$3 do_dups=$4 ra_sent=$5 ra_recv=$6 ra_drops=$7 ra_dups=$8
+    local answers lost sent loss pass=1 srv_cpu busy
+    if [[ $load == proxy ]]; then answers=$do_recv; sent=$do_sent; lost=$do_drops
+    else answers=$ra_recv; sent=$do_sent; lost=$((do_sent - ra_recv)); fi
+    [[ $lost -lt 0 ]] && lost=0
+    loss=$(awk -v l="$lost" -v s="$sent" 'BEGIN {printf "%.3f", s > 0 ? 100 * l / s : 100}')
+    awk -v l="$loss" -v m="$LOSS_PASS" 'BEGIN {exit !(l < m)}' || pass=0
+    [[ $answers -gt 0 ]] || pass=0
+    [[ $((do_dups + ra_dups)) -eq 0 ]] || pass=0
+    if [[ $rc -ne 0 && $rc -ne 3 ]]; then pass=0; fi
+    srv_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$start" -v e="$end" \
+        'BEGIN {printf "%.0f", 100 * (b - a) / hz / ((e - s) / 1e9)}')
+    busy=$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " ");
+        t = y[2] - x[2]; printf "%.0f", t > 0 ? 100 * (y[1] - x[1]) / t : 0}')
+    STEP[$load,$srv,$key]="$period $do_sent $do_recv $do_drops $do_dups $ra_sent $ra_recv $ra_drops $ra_dups $9 ${10} \
+$(awk -v a="$answers" -v p="$period" 'BEGIN {printf "%.0f", a / p}') $loss $srv_cpu $busy \
+$((sb1 - sb0)) $((cb1 - cb0)) $pass"
+    ORDER[$load,$srv]="${ORDER[$load,$srv]:-} $key"
+    log "$load $srv rate ${key}/s for ${period}s: sent $sent, answered $answers ($(awk -v a="$answers" -v p="$period" \
+'BEGIN {printf "%.0f", a / p}')/s), lost ${loss}%, dup offers $((do_dups + ra_dups)), server CPU ${srv_cpu}%," \
+        "machine ${busy}% busy, rcvbuf drops srv $((sb1 - sb0)) cli $((cb1 - cb0)) -> $([[ $pass -eq 1 ]] && echo pass || echo FAIL)"
+    if [[ $answers -eq 0 ]]; then
+        log "perfdhcp received no answer at all; its output:"; tail -30 "$out" >&2
+    fi
+    LAST_KEY=$key
+    LAST_PASS=$pass
+    LAST_LOSS=$loss
+}
+
+# Reads bootherd's lease database after DORA step $1 and compares it with what
+# perfdhcp saw.
+verify_bootherd_leases() {
+    local key=$1 db=$DBDIR/bootherd/leases.sqlite json counts
+    json=$DATA/out/leases-$key.json
+    if ! timeout 60 "$BIN" leases --db "$db" --json >"$json" 2>"$DATA/log/leases-$key.err"; then
+        VERIFY[bootherd,$key]="FAIL (bootherd leases: $(head -c 200 "$DATA/log/leases-$key.err"))"
+        FAILURES=$((FAILURES + 1))
+        return
+    fi
+    # bound leases of the step's clients (MAC prefix of STEP_MAC), distinct MACs among
+    # them, offered-only records.
+    counts=$(python3 - "$json" "${STEP_MAC:0:8}" <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+prefix = sys.argv[2]
+mine = [r for r in rows if r["mac"].startswith(prefix)]
+bound = [r for r in mine if r["state"] == "bound"]
+print(len(bound), len({r["mac"] for r in bound}), len({r["ip"] for r in bound}),
+      sum(1 for r in mine if r["state"] == "offered"))
+EOF
+)
+    local bound macs ips offered
+    read -r bound macs ips offered <<<"$counts"
+    # shellcheck disable=SC2086
+    set -- ${STEP[dora,bootherd,$key]}
+    local ra_sent=$6 ra_recv=$7
+    local verdict=ok
+    # Every ACK perfdhcp saw must stand for a durable bound lease; there can be more
+    # bound leases than ACKs seen (ACKs lost on the way or sent after perfdhcp stopped
+    # listening), never more than REQUESTs sent.
+    if [[ $bound -lt $ra_recv || $bound -gt $ra_sent || $macs -ne $bound || $ips -ne $bound ]]; then
+        verdict=FAIL
+        FAILURES=$((FAILURES + 1))
+    fi
+    VERIFY[bootherd,$key]="$verdict: $bound bound leases in the database ($macs MACs, $ips addresses, $offered offers left), perfdhcp saw $ra_recv ACKs for $ra_sent REQUESTs"
+    log "lease check after rate $key: ${VERIFY[bootherd,$key]}"
+}
+
+# A short run at 20 exchanges/s: the server must answer before it is measured.
+check_answers() {
+    local load=$1 srv=$2 rc=0 p i
+    local out=$DATA/out/check-$1-$2.txt
+    local -a args
+    mapfile -t args < <(perfdhcp_args "$load" 20 1 "$CHECK_MAC")
+    for i in 1 2 3; do
+        rc=0
+        echo "perfdhcp ${args[*]}" >"$out"
+        timeout 30 ip netns exec "$NS_C" "$PERFDHCP" "${args[@]}" >>"$out" 2>&1 || rc=$?
+        p=$(parse_perfdhcp "$out")
+        # shellcheck disable=SC2086
+        set -- $p
+        if [[ $load == proxy && $2 -gt 0 ]] || [[ $load == dora && $6 -gt 0 ]]; then
+            log "$srv answers the $load check ($([[ $load == proxy ]] && echo "$2 OFFERs" || echo "$6 ACKs") for $1 DISCOVERs)"
+            return 0
+        fi
+        sleep 1
+    done
+    log "$srv gave no answer to the $load check (perfdhcp exit $rc); perfdhcp said:"
+    tail -25 "$out" >&2
+    return 1
+}
+
+# Ramp for server $2 under load $1: rising rates until one loses >= LOSS_STOP%,
+# BISECT halvings between the best passing rate and the first failing one above it,
+# then one run as fast as perfdhcp can send.
+ramp() {
+    local load=$1 srv=$2 rates rate best=0 fail=0 i mid
+    rates=$([[ $load == proxy ]] && echo "$PROXY_RATES" || echo "$DORA_RATES")
+    wait_quiet
+    if ! start_server "$srv" "$load"; then
+        NOTE[$load,$srv]="FAIL: did not start"; FAILURES=$((FAILURES + 1)); return
+    fi
+    if ! check_answers "$load" "$srv"; then
+        NOTE[$load,$srv]="FAIL: no answer to a single exchange"; FAILURES=$((FAILURES + 1))
+        stop_server; return
+    fi
+    one() {   # one step at rate $1, with a fresh server and database for DORA
+        if [[ $load == dora ]]; then
+            start_server "$srv" "$load" || { LAST_PASS=0; LAST_LOSS=100; return 1; }
+        else
+            sleep 0.5   # let a backlog from the previous step drain
+        fi
+        run_step "$load" "$srv" "$1"
+        if [[ $load == dora && $srv == bootherd ]]; then
+            stop_server
+            verify_bootherd_leases "$LAST_KEY"
+        fi
+    }
+    for rate in $rates; do
+        one "$rate" || break
+        if [[ $LAST_PASS -eq 1 ]]; then
+            best=$rate
+        elif [[ $fail -eq 0 || $rate -lt $fail ]]; then
+            fail=$rate
+        fi
+        awk -v l="$LAST_LOSS" -v m="$LOSS_STOP" 'BEGIN {exit !(l >= m)}' && break
+    done
+    # The first failing rate above the best one bounds the bisection.
+    if [[ $fail -gt 0 && $fail -lt $best ]]; then
+        fail=0
+        for rate in ${ORDER[$load,$srv]}; do
+            [[ $rate =~ ^[0-9]+$ && $rate -gt $best ]] || continue
+            set -- ${STEP[$load,$srv,$rate]}
+            [[ ${18} -eq 0 ]] && { fail=$rate; break; }
+        done
+    fi
+    if [[ $fail -gt 0 ]]; then
+        for ((i = 0; i < BISECT; i++)); do
+            mid=$(( (best + fail) / 2 ))
+            mid=$(( mid >= 1000 ? mid / 100 * 100 : mid / 10 * 10 ))
+            [[ $mid -le $best || $mid -ge $fail ]] && break
+            one "$mid" || break
+            if [[ $LAST_PASS -eq 1 ]]; then best=$mid; else fail=$mid; fi
+        done
+    fi
+    one 0 || true
+    stop_server
+    BEST[$load,$srv]=$([[ $best -gt 0 ]] && echo "$best" || echo none)
+    [[ $best -gt 0 ]] || NOTE[$load,$srv]="no rate passed"
+}
+
+# ---------------------------------------------------------------- report
+sf() { local k=$1 n=$2 v; v=${STEP[$k]:-}; [[ -n $v ]] || { echo -; return; }; echo "$v" | awk -v n="$n" '{print $n}'; }
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "n/a"}'
+}
+
+servers_for() { local s out=""; for s in $SERVERS; do [[ $1 == proxy && $s == kea ]] && continue; out+="$s "; done; echo "$out"; }
+
+report_header() {
+    echo
+    echo "bootherd DHCP benchmark, $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo));"
+    echo "kernel $(uname -r); veth pair between two network namespaces, $SRV_ADDR/$PREFIX and $CLI_ADDR/$PREFIX"
+    if [[ $PIN -eq 1 ]]; then
+        echo "pinned: servers on CPU 0, perfdhcp on CPU 1"
+    else
+        echo "not pinned: perfdhcp (2 threads) and the server share both cores"
+    fi
+    has bootherd && echo "bootherd: $("$BIN" --version 2>/dev/null || echo '?'), tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
+    has dnsmasq && echo "dnsmasq: $("$DNSMASQ" --version 2>/dev/null | head -1)"
+    has kea && [[ $ONLY != proxy ]] && echo "kea-dhcp4: $("$KEA" -v 2>/dev/null | head -1) (memfile, Debian's default single thread)"
+    echo "perfdhcp: $("$PERFDHCP" -v 2>/dev/null | head -1); lease databases on $DB_FS"
+    echo "$PERIOD s per step; pass = under $LOSS_PASS% unanswered, >0 answers, no address offered twice;"
+    echo "load average before the run: $LOAD_BEFORE; servers started on a busy machine: $BUSY_WAITS"
+}
+
+step_table() {
+    local load=$1 srv=$2 k key what
+    what=$([[ $load == proxy ]] && echo "OFFERs/s" || echo "leases/s")
+    printf '  %-8s %7s %7s %8s %8s %9s %6s %6s %7s %7s %7s %7s %5s\n' "rate/s" "secs" "sent" "answered" "$what" "lost %" "dups" "avg ms" "srv CPU" "busy %" "srv buf" "cli buf" ""
+    for key in ${ORDER[$load,$srv]:-}; do
+        k=$load,$srv,$key
+        local avg
+        if [[ $load == proxy ]]; then avg=$(sf "$k" 10); else avg=$(sf "$k" 11); fi
+        printf '  %-8s %7s %7s %8s %8s %9s %6s %6s %6s%% %6s%% %7s %7s %5s\n' "$key" "$(sf "$k" 1)" "$(sf "$k" 2)" \
+            "$([[ $load == proxy ]] && sf "$k" 3 || sf "$k" 7)" "$(sf "$k" 12)" "$(sf "$k" 13)" \
+            "$(( $(sf "$k" 5) + $(sf "$k" 9) ))" "$avg" "$(sf "$k" 14)" "$(sf "$k" 15)" "$(sf "$k" 16)" "$(sf "$k" 17)" \
+            "$([[ $(sf "$k" 18) == 1 ]] && echo ok || echo FAIL)"
+    done
+}
+
+summary_row() { # load server -> "best answers_at_best max_answers max_loss max_cpu"
+    local load=$1 srv=$2 b=${BEST[$1,$2]:-none}
+    local ab=- mx mxl mxc
+    [[ $b != none ]] && ab=$(sf "$load,$srv,$b" 12)
+    mx=$(sf "$load,$srv,max" 12); mxl=$(sf "$load,$srv,max" 13); mxc=$(sf "$load,$srv,max" 14)
+    echo "$b $ab $mx $mxl $mxc"
+}
+
+report_load() {
+    local load=$1 srv list title unit
+    list=$(servers_for "$load")
+    if [[ $load == proxy ]]; then
+        title="Proxy load: DISCOVER -> proxy OFFER (perfdhcp -i), PXE BIOS client options 60 and 93, a new MAC each"
+        unit="OFFERs/s"
+    else
+        title="DORA load: DISCOVER-OFFER-REQUEST-ACK (perfdhcp), option 60 \"$OWN_CLASS\", a new MAC each,"
+        title+=$'\n'"empty lease database at every step; leases/s = ACKs received / step length"
+        unit="leases/s"
+    fi
+    echo
+    echo "$title"
+    echo
+    printf '%-10s %14s %14s %14s %10s %12s   %s\n' "server" "best rate/s" "$unit there" "max $unit" "lost %" "srv CPU max" "remark"
+    printf '%-10s %14s %14s %14s %10s %12s   %s\n' "------" "-----------" "------------" "------------" "------" "-----------" "------"
+    declare -A sum
+    for srv in $list; do
+        local b ab mx mxl mxc
+        read -r b ab mx mxl mxc <<<"$(summary_row "$load" "$srv")"
+        sum[$srv,best]=$ab; sum[$srv,max]=$mx
+        printf '%-10s %14s %14s %14s %10s %11s%%   %s\n' "$srv" "$b" "$ab" "$mx" "$mxl" "$mxc" "${NOTE[$load,$srv]:-}"
+    done
+    if has bootherd; then
+        local other
+        for other in $list; do
+            [[ $other == bootherd ]] && continue
+            echo "bootherd/$other: $(ratio "${sum[bootherd,best]:-}" "${sum[$other,best]:-}")x at the best loss-free rate," \
+                "$(ratio "${sum[bootherd,max]:-}" "${sum[$other,max]:-}")x at max"
+        done
+    fi
+    if [[ $load == proxy ]]; then
+        echo "target: bootherd >= 5x dnsmasq's rate, and no lost answers at the rate dnsmasq sustains"
+        if has bootherd && has dnsmasq; then
+            local db=${BEST[proxy,dnsmasq]:-none}
+            if [[ $db != none && -n ${STEP[proxy,bootherd,$db]:-} ]]; then
+                echo "bootherd at dnsmasq's best rate ($db/s): lost $(sf "proxy,bootherd,$db" 13)%"
+            fi
+        fi
+    else
+        echo "target: >= 10000 durable leases/s, ahead of dnsmasq"
+        local key
+        if has bootherd; then
+            echo "bootherd lease database read back after each step (bootherd leases --json):"
+            for key in ${ORDER[dora,bootherd]:-}; do
+                echo "  rate $key: ${VERIFY[bootherd,$key]:-not checked}"
+            done
+        fi
+    fi
+    echo
+    echo "every step (lost % = unanswered of the DISCOVERs sent; dups = addresses perfdhcp -u saw"
+    echo "offered to two clients; srv CPU = the server's user+system time over the step, 100% = one"
+    echo "core; busy % = the whole machine, perfdhcp included; srv/cli buf = UDP RcvbufErrors in the"
+    echo "server / client namespace during the step):"
+    for srv in $list; do
+        echo " $srv"
+        step_table "$load" "$srv"
+    done
+}
+
+report_commands() {
+    echo
+    echo "Commands (inside the namespaces; PERIOD = $PERIOD s, or less for DORA so that a step never"
+    echo "uses more than 80% of the $POOL_SIZE-address pool; RATE omitted = as fast as perfdhcp can):"
+    local srv load
+    for load in proxy dora; do
+        [[ -n $ONLY && $ONLY != "$load" ]] && continue
+        echo " $load: perfdhcp $(perfdhcp_args "$load" 1 PERIOD "$STEP_MAC" | tr '\n' ' ' | sed 's/-r 1 /-r RATE /')"
+        for srv in $(servers_for "$load"); do
+            echo "   $srv: $(server_cmd "$srv" "$load")"
+        done
+    done
+    echo " bootherd DHCP configuration:"
+    sed 's/^/   /' "$DATA/conf/bootherd-dhcp.toml"
+    if has kea && [[ $ONLY != proxy ]]; then
+        echo " kea-dhcp4 configuration:"
+        sed 's/^/   /' "$DATA/conf/kea-dhcp4.json"
+    fi
+}
+
+# ---------------------------------------------------------------- main
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+install_deps
+sweep_stale
+setup_net
+setup_data
+log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); servers: $SERVERS; $PERIOD s per step"
+
+for load in proxy dora; do
+    [[ -n $ONLY && $ONLY != "$load" ]] && continue
+    for srv in $(servers_for "$load"); do
+        ramp "$load" "$srv"
+    done
+done
+
+report_header
+for load in proxy dora; do
+    [[ -n $ONLY && $ONLY != "$load" ]] && continue
+    report_load "$load"
+done
+report_commands
+echo
+echo "failures: $FAILURES"
+if [[ $STRICT -eq 1 && $FAILURES -gt 0 ]]; then exit 1; fi
+exit 0
