@@ -421,7 +421,7 @@ udp_rcvbuf_errors() {
 }
 
 # This machine may be shared (QEMU guests under TCG take a whole core). Before each
-# server's ramp, wait (bounded) until the CPUs are idle: busy share < 15% over 0.5 s.
+# step, wait (bounded) until the CPUs are idle: busy share < 15% over 0.5 s.
 BUSY_WAITS=0
 cpu_busy_pct() {
     local a b
@@ -504,37 +504,47 @@ run_step() {
     local t0 t1 j0 j1 sb0 sb1 cb0 cb1 start end
     sb0=$(udp_rcvbuf_errors "$NS_S"); cb0=$(udp_rcvbuf_errors "$NS_C")
     t0=$(ns_ticks); j0=$(cpu_jiffies); start=$(date +%s%N)
-    timeout $((period + 30)) ip netns exec "$NS_C" "${CLI_TASKSET[@]}" "$PERFDHCP" "${args[@]}" \
-        >>"$out" 2>&1 || rc=$?
+    # bash's `times` gives perfdhcp's CPU time (its children's line) once it has exited.
+    timeout $((period + 30)) ip netns exec "$NS_C" bash -c \
+        'out=$1; shift; "$@" >>"$out" 2>&1; rc=$?; times >"$out.times"; exit $rc' \
+        _ "$out" "${CLI_TASKSET[@]}" "$PERFDHCP" "${args[@]}" || rc=$?
     end=$(date +%s%N); t1=$(ns_ticks); j1=$(cpu_jiffies)
     sb1=$(udp_rcvbuf_errors "$NS_S"); cb1=$(udp_rcvbuf_errors "$NS_C")
     echo "exit status $rc" >>"$out"
-    local p hz
+    local p hz secs cli_s
     p=$(parse_perfdhcp "$out")
     hz=$(getconf CLK_TCK)
+    secs=$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", (e - s) / 1e9}')
+    # second line of `times`: children's user and system time, as 1m2.345s
+    cli_s=$(awk 'NR == 2 {t = 0; for (i = 1; i <= 2; i++) {split($i, a, "m"); sub(/s$/, "", a[2]); t += a[1] * 60 + a[2]}
+        printf "%.3f", t}' "$out.times" 2>/dev/null || true)
+    [[ -n $cli_s ]] || cli_s=0
     # shellcheck disable=SC2086
     set -- $p
     local do_sent=$1 do_recv=$2 do_drops=$3 do_dups=$4 ra_sent=$5 ra_recv=$6 ra_drops=$7 ra_dups=$8
-    local answers lost sent loss pass=1 srv_cpu busy
+    local answers lost sent loss pass=1 srv_cpu cli_cpu other per_s
     if [[ $load == proxy ]]; then answers=$do_recv; sent=$do_sent; lost=$do_drops
     else answers=$ra_recv; sent=$do_sent; lost=$((do_sent - ra_recv)); fi
     [[ $lost -lt 0 ]] && lost=0
-    loss=$(awk -v l="$lost" -v s="$sent" 'BEGIN {printf "%.3f", s > 0 ? 100 * l / s : 100}')
+    loss=$(awk -v l="$lost" -v s="$sent" 'BEGIN {printf "%.3f", (s > 0) ? 100 * l / s : 100}')
     awk -v l="$loss" -v m="$LOSS_PASS" 'BEGIN {exit !(l < m)}' || pass=0
     [[ $answers -gt 0 ]] || pass=0
     [[ $((do_dups + ra_dups)) -eq 0 ]] || pass=0
     if [[ $rc -ne 0 && $rc -ne 3 ]]; then pass=0; fi
-    srv_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$start" -v e="$end" \
-        'BEGIN {printf "%.0f", 100 * (b - a) / hz / ((e - s) / 1e9)}')
-    busy=$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " ");
-        t = y[2] - x[2]; printf "%.0f", t > 0 ? 100 * (y[1] - x[1]) / t : 0}')
+    # CPU in "% of one core": the server's processes, perfdhcp, and everything else
+    # the machine did meanwhile (other work on a shared machine shows up there).
+    srv_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v t="$secs" 'BEGIN {printf "%.0f", 100 * (b - a) / hz / t}')
+    cli_cpu=$(awk -v c="$cli_s" -v t="$secs" 'BEGIN {printf "%.0f", 100 * c / t}')
+    other=$(awk -v a="$j0" -v b="$j1" -v hz="$hz" -v t="$secs" -v s="$srv_cpu" -v c="$cli_cpu" \
+        'BEGIN {split(a, x, " "); split(b, y, " "); o = 100 * (y[1] - x[1]) / hz / t - s - c;
+                printf "%.0f", (o < 0) ? 0 : o}')
+    per_s=$(awk -v a="$answers" -v p="$period" 'BEGIN {printf "%.0f", a / p}')
     STEP[$load,$srv,$key]="$period $do_sent $do_recv $do_drops $do_dups $ra_sent $ra_recv $ra_drops $ra_dups $9 ${10} \
-$(awk -v a="$answers" -v p="$period" 'BEGIN {printf "%.0f", a / p}') $loss $srv_cpu $busy \
-$((sb1 - sb0)) $((cb1 - cb0)) $pass"
+$per_s $loss $srv_cpu $other $((sb1 - sb0)) $((cb1 - cb0)) $pass $cli_cpu"
     ORDER[$load,$srv]="${ORDER[$load,$srv]:-} $key"
-    log "$load $srv rate ${key}/s for ${period}s: sent $sent, answered $answers ($(awk -v a="$answers" -v p="$period" \
-'BEGIN {printf "%.0f", a / p}')/s), lost ${loss}%, dup offers $((do_dups + ra_dups)), server CPU ${srv_cpu}%," \
-        "machine ${busy}% busy, rcvbuf drops srv $((sb1 - sb0)) cli $((cb1 - cb0)) -> $([[ $pass -eq 1 ]] && echo pass || echo FAIL)"
+    log "$load $srv rate ${key}/s for ${period}s: sent $sent, answered $answers (${per_s}/s), lost ${loss}%," \
+        "dup offers $((do_dups + ra_dups)); CPU server ${srv_cpu}% perfdhcp ${cli_cpu}% other ${other}%;" \
+        "rcvbuf drops srv $((sb1 - sb0)) cli $((cb1 - cb0)) -> $([[ $pass -eq 1 ]] && echo pass || echo FAIL)"
     if [[ $answers -eq 0 ]]; then
         log "perfdhcp received no answer at all; its output:"; tail -30 "$out" >&2
     fi
@@ -624,8 +634,9 @@ ramp() {
         if [[ $load == dora ]]; then
             start_server "$srv" "$load" || { LAST_PASS=0; LAST_LOSS=100; return 1; }
         else
-            sleep 0.5   # let a backlog from the previous step drain
+            sleep 0.2   # let a backlog from the previous step drain
         fi
+        wait_quiet
         run_step "$load" "$srv" "$1"
         if [[ $load == dora && $srv == bootherd ]]; then
             stop_server
@@ -688,30 +699,36 @@ report_header() {
     has kea && [[ $ONLY != proxy ]] && echo "kea-dhcp4: $("$KEA" -v 2>/dev/null | head -1) (memfile, Debian's default single thread)"
     echo "perfdhcp: $("$PERFDHCP" -v 2>/dev/null | head -1); lease databases on $DB_FS"
     echo "$PERIOD s per step; pass = under $LOSS_PASS% unanswered, >0 answers, no address offered twice;"
-    echo "load average before the run: $LOAD_BEFORE; servers started on a busy machine: $BUSY_WAITS"
+    echo "load average before the run: $LOAD_BEFORE; steps started on a busy machine: $BUSY_WAITS"
 }
 
 step_table() {
     local load=$1 srv=$2 k key what
     what=$([[ $load == proxy ]] && echo "OFFERs/s" || echo "leases/s")
-    printf '  %-8s %7s %7s %8s %8s %9s %6s %6s %7s %7s %7s %7s %5s\n' "rate/s" "secs" "sent" "answered" "$what" "lost %" "dups" "avg ms" "srv CPU" "busy %" "srv buf" "cli buf" ""
+    printf '  %-7s %4s %7s %8s %8s %7s %5s %6s %7s %7s %7s %7s %7s %4s\n' "rate/s" "secs" "sent" "answered" "$what" "lost %" "dups" "avg ms" "srv CPU" "pd CPU" "other" "srv buf" "cli buf" ""
     for key in ${ORDER[$load,$srv]:-}; do
         k=$load,$srv,$key
         local avg
         if [[ $load == proxy ]]; then avg=$(sf "$k" 10); else avg=$(sf "$k" 11); fi
-        printf '  %-8s %7s %7s %8s %8s %9s %6s %6s %6s%% %6s%% %7s %7s %5s\n' "$key" "$(sf "$k" 1)" "$(sf "$k" 2)" \
+        printf '  %-7s %4s %7s %8s %8s %7s %5s %6s %6s%% %6s%% %6s%% %7s %7s %4s\n' "$key" "$(sf "$k" 1)" "$(sf "$k" 2)" \
             "$([[ $load == proxy ]] && sf "$k" 3 || sf "$k" 7)" "$(sf "$k" 12)" "$(sf "$k" 13)" \
-            "$(( $(sf "$k" 5) + $(sf "$k" 9) ))" "$avg" "$(sf "$k" 14)" "$(sf "$k" 15)" "$(sf "$k" 16)" "$(sf "$k" 17)" \
+            "$(( $(sf "$k" 5) + $(sf "$k" 9) ))" "$avg" "$(sf "$k" 14)" "$(sf "$k" 19)" "$(sf "$k" 15)" \
+            "$(sf "$k" 16)" "$(sf "$k" 17)" \
             "$([[ $(sf "$k" 18) == 1 ]] && echo ok || echo FAIL)"
     done
 }
 
-summary_row() { # load server -> "best answers_at_best max_answers max_loss max_cpu"
-    local load=$1 srv=$2 b=${BEST[$1,$2]:-none}
-    local ab=- mx mxl mxc
+summary_row() { # load server -> "best answers_at_best peak_answers peak_rate peak_loss peak_cpu"
+    local load=$1 srv=$2 b=${BEST[$1,$2]:-none} key v
+    local ab=- pk=- pr=- pl=- pc=-
     [[ $b != none ]] && ab=$(sf "$load,$srv,$b" 12)
-    mx=$(sf "$load,$srv,max" 12); mxl=$(sf "$load,$srv,max" 13); mxc=$(sf "$load,$srv,max" 14)
-    echo "$b $ab $mx $mxl $mxc"
+    for key in ${ORDER[$load,$srv]:-}; do
+        v=$(sf "$load,$srv,$key" 12)
+        if [[ $pk == - ]] || [[ $v -gt $pk ]]; then
+            pk=$v; pr=$key; pl=$(sf "$load,$srv,$key" 13); pc=$(sf "$load,$srv,$key" 14)
+        fi
+    done
+    echo "$b $ab $pk $pr $pl $pc"
 }
 
 report_load() {
@@ -728,21 +745,21 @@ report_load() {
     echo
     echo "$title"
     echo
-    printf '%-10s %14s %14s %14s %10s %12s   %s\n' "server" "best rate/s" "$unit there" "max $unit" "lost %" "srv CPU max" "remark"
-    printf '%-10s %14s %14s %14s %10s %12s   %s\n' "------" "-----------" "------------" "------------" "------" "-----------" "------"
+    printf '%-9s %12s %13s %13s %10s %8s %8s   %s\n' "server" "best rate/s" "$unit there" "peak $unit" "at rate/s" "lost %" "srv CPU" "remark"
+    printf '%-9s %12s %13s %13s %10s %8s %8s   %s\n' "------" "-----------" "------------" "-------------" "---------" "------" "-------" "------"
     declare -A sum
     for srv in $list; do
-        local b ab mx mxl mxc
-        read -r b ab mx mxl mxc <<<"$(summary_row "$load" "$srv")"
-        sum[$srv,best]=$ab; sum[$srv,max]=$mx
-        printf '%-10s %14s %14s %14s %10s %11s%%   %s\n' "$srv" "$b" "$ab" "$mx" "$mxl" "$mxc" "${NOTE[$load,$srv]:-}"
+        local b ab pk pr pl pc
+        read -r b ab pk pr pl pc <<<"$(summary_row "$load" "$srv")"
+        sum[$srv,best]=$ab; sum[$srv,max]=$pk
+        printf '%-9s %12s %13s %13s %10s %8s %7s%%   %s\n' "$srv" "$b" "$ab" "$pk" "$pr" "$pl" "$pc" "${NOTE[$load,$srv]:-}"
     done
     if has bootherd; then
         local other
         for other in $list; do
             [[ $other == bootherd ]] && continue
             echo "bootherd/$other: $(ratio "${sum[bootherd,best]:-}" "${sum[$other,best]:-}")x at the best loss-free rate," \
-                "$(ratio "${sum[bootherd,max]:-}" "${sum[$other,max]:-}")x at max"
+                "$(ratio "${sum[bootherd,max]:-}" "${sum[$other,max]:-}")x at the peak"
         done
     fi
     if [[ $load == proxy ]]; then
@@ -765,9 +782,9 @@ report_load() {
     fi
     echo
     echo "every step (lost % = unanswered of the DISCOVERs sent; dups = addresses perfdhcp -u saw"
-    echo "offered to two clients; srv CPU = the server's user+system time over the step, 100% = one"
-    echo "core; busy % = the whole machine, perfdhcp included; srv/cli buf = UDP RcvbufErrors in the"
-    echo "server / client namespace during the step):"
+    echo "offered to two clients; CPU in % of one core over the step: srv = the server's processes,"
+    echo "pd = perfdhcp, other = the rest of the machine (other work on a shared machine); srv/cli buf"
+    echo "= UDP RcvbufErrors in the server / client namespace during the step):"
     for srv in $list; do
         echo " $srv"
         step_table "$load" "$srv"
@@ -800,6 +817,7 @@ install_deps
 sweep_stale
 setup_net
 setup_data
+cd "$DATA"   # nothing below writes relative paths; if something did, it lands here
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); servers: $SERVERS; $PERIOD s per step"
 
 for load in proxy dora; do

@@ -15,7 +15,7 @@
 #   --hog        during the concurrency runs, keep a busy loop on the server's CPU
 #                (how each server copes with a CPU it must share)
 #   --rows IDS   throughput rows to run, e.g. "b512 b1468" (ids: b512 b1468 w8 w64
-#                curl bb big; default all)
+#                curl bb big, and req for the per-request test; default all)
 #   --reps N     repetitions per measurement (default 3; the median is reported)
 #   --keep DIR   copy the servers' and clients' logs and the RSS samples into DIR
 #
@@ -229,7 +229,8 @@ setup_data() {
     chmod 777 "$DATA/out"
     head -c $((BIG_MIB << 20)) /dev/urandom >"$DATA/root/big.bin"
     head -c $((SMALL_MIB << 20)) /dev/urandom >"$DATA/root/small.bin"
-    chmod 644 "$DATA/root/big.bin" "$DATA/root/small.bin"
+    head -c 4096 /dev/urandom >"$DATA/root/tiny.bin"
+    chmod 644 "$DATA/root/big.bin" "$DATA/root/small.bin" "$DATA/root/tiny.bin"
     BIG_SHA=$(sha256sum "$DATA/root/big.bin" | cut -d' ' -f1)
     SMALL_SHA=$(sha256sum "$DATA/root/small.bin" | cut -d' ' -f1)
     log "data in $DATA: big.bin ${BIG_MIB} MiB, small.bin ${SMALL_MIB} MiB (random bytes)"
@@ -321,7 +322,7 @@ if [[ -n $ROW_IDS ]]; then
     for row in "${ROWS[@]}"; do
         [[ " $ROW_IDS " == *" ${row%%|*} "* ]] && kept+=("$row")
     done
-    [[ ${#kept[@]} -gt 0 ]] || die "--rows: no known row among '$ROW_IDS'"
+    [[ ${#kept[@]} -gt 0 || " $ROW_IDS " == *" req "* ]] || die "--rows: no known row among '$ROW_IDS'"
     ROWS=("${kept[@]}")
 fi
 
@@ -397,11 +398,36 @@ wait_quiet() {
     log "warning: still ${pct}% busy; measuring anyway (numbers may be low)"
 }
 
+# Per-request cost: NREQ fetches in a row, one atftp process each, of a 4 KiB file
+# (every copy compared) or of a missing file (every one must fail). Prints ms per
+# request, or FAIL. Includes starting atftp, the same for every server.
+NREQ=200
+request_latency() {
+    local what=$1 out ns rc=0 cmd
+    cmd=$(client_cmd atftp "--option blksize_1468" "$what" "$DATA/out/req.bin")
+    if [[ $what == tiny.bin ]]; then
+        cmd="$cmd >>\"\$1\" 2>&1 && cmp -s \"\$2\" \"\$3\" || bad=\$((bad + 1))"
+    else
+        cmd="$cmd >>\"\$1\" 2>&1 && bad=\$((bad + 1))"
+    fi
+    ns=$(timeout "$FETCH_TIMEOUT" ip netns exec "$NS_C" bash -c \
+        'bad=0; s=$(date +%s%N); for ((i = 0; i < '"$NREQ"'; i++)); do '"$cmd"'; done
+e=$(date +%s%N); echo $((e - s)); exit $((bad > 0))' \
+        _ "$DATA/log/clients.log" "$DATA/out/req.bin" "$DATA/root/tiny.bin") || rc=$?
+    rm -f "$DATA/out/req.bin"
+    if [[ $rc -ne 0 ]]; then
+        log "request test '$what' failed (rc=$rc)"
+        echo FAIL; return
+    fi
+    awk -v ns="$ns" -v n="$NREQ" 'BEGIN {printf "%.2f\n", ns / n / 1e6}'
+}
+
 # ---------------------------------------------------------------- measurements
 declare -A MBPS        # [server,row] -> MB/s (median) or FAIL
 declare -A RUNS        # [server,row] -> all runs, MB/s
 declare -A CONC        # [server,key] one concurrency run, then the summary
 declare -A CONCR       # [server,key] -> every concurrency run's value
+declare -A REQ         # [server,file] -> ms per request, every pass
 
 BIG_BYTES=$((BIG_MIB << 20))
 
@@ -409,7 +435,7 @@ BIG_BYTES=$((BIG_MIB << 20))
 # appended to RUNS. Servers take turns pass by pass, so that a burst of other load on
 # the machine hits all of them rather than one.
 throughput_pass() {
-    local srv=$1 rep=$2 row id label client opts t mbps
+    local srv=$1 rep=$2 row id label client opts t mbps what
     wait_quiet
     start_server "$srv" "tput$rep"
     for row in "${ROWS[@]}"; do
@@ -424,6 +450,13 @@ throughput_pass() {
         RUNS[$srv,$id]="${RUNS[$srv,$id]:-} $mbps"
         log "pass $rep  $srv  $label: $mbps MB/s"
     done
+    if [[ -z $ROW_IDS || " $ROW_IDS " == *" req "* ]]; then
+        for what in tiny.bin missing.bin; do
+            t=$(request_latency "$what")
+            REQ[$srv,$what]="${REQ[$srv,$what]:-} $t"
+            log "pass $rep  $srv  $NREQ requests for $what: $t ms each"
+        done
+    fi
     stop_server
 }
 
@@ -650,6 +683,33 @@ report_throughput() {
     echo "  bootherd clamp the block to the interface MTU (1468 here), so they run lock-step at 1468."
 }
 
+report_requests() {
+    [[ -z $ROW_IDS || " $ROW_IDS " == *" req "* ]] || return 0
+    local srv what v row
+    echo
+    echo "Per request: $NREQ requests in a row, one atftp process each (blksize 1468), ms per request"
+    echo "(median of $REPS pass(es); includes starting atftp, ~1-2 ms, the same for every server)"
+    echo
+    printf '%-32s %10s %10s %10s %10s %10s\n' "request" "bootherd" "tftpd-hpa" "dnsmasq" "b/tftpd" "b/dnsmasq"
+    for what in tiny.bin missing.bin; do
+        row=()
+        for srv in bootherd tftpd-hpa dnsmasq; do
+            v=""
+            if has "$srv"; then
+                v=${REQ[$srv,$what]:-}
+                # shellcheck disable=SC2086
+                if [[ " $v " == *" FAIL "* ]]; then v=FAIL; elif [[ -n $v ]]; then v=$(median $v); fi
+            fi
+            row+=("${v:--}")
+        done
+        printf '%-32s %10s %10s %10s %10s %10s\n' \
+            "$([[ $what == tiny.bin ]] && echo "4 KiB file" || echo "missing file (error reply)")" \
+            "${row[0]}" "${row[1]}" "${row[2]}" \
+            "$(ratio "${row[1]/-/}" "${row[0]/-/}")" "$(ratio "${row[2]/-/}" "${row[0]/-/}")"
+    done
+    echo "(ratios here are time tftpd-hpa / bootherd and dnsmasq / bootherd: above 1 = bootherd faster)"
+}
+
 report_concurrency() {
     echo
     echo "Concurrency: $NCLIENTS atftp clients at once, blksize 1468, each fetching a ${SMALL_MIB} MiB file;"
@@ -710,6 +770,7 @@ if [[ $ONLY != throughput ]]; then
 fi
 
 report_header
-[[ $ONLY == concurrency ]] || report_throughput
+[[ $ONLY == concurrency || ${#ROWS[@]} -eq 0 ]] || report_throughput
+[[ $ONLY == concurrency ]] || report_requests
 [[ $ONLY == throughput ]] || report_concurrency
 exit 0
