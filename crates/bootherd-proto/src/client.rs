@@ -348,7 +348,30 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// `aa:bb:cc:dd:ee:ff`, lowercase.
+/// Parses a MAC written `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` or `aabbccddeeff`,
+/// any case.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let text = text.trim();
+    let digits: String = if text.len() == 12 {
+        text.to_owned()
+    } else {
+        let parts: Vec<&str> = text.split([':', '-']).collect();
+        if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
+            return None;
+        }
+        parts.concat()
+    };
+    if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, byte) in mac.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`, lowercase.
 pub fn format_mac(mac: &[u8; 6]) -> String {
     let [a, b, c, d, e, f] = mac;
     format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")

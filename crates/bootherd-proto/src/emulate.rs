@@ -190,21 +190,8 @@ pub fn default_serial(mac: [u8; 6]) -> u32 {
     u32::from_be_bytes([0, mac[3], mac[4], mac[5]])
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff` (or with dashes).
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = text.split([':', '-']).collect();
-    if parts.len() != 6 {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (byte, part) in mac.iter_mut().zip(parts) {
-        if part.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(part, 16).ok()?;
-    }
-    Some(mac)
-}
+/// MACs on the command line are read as everywhere else in bootherd.
+pub use crate::client::parse_mac;
 
 /// Parses a serial as the Pi prints it: up to 8 hex digits (a 16-digit
 /// serial from `/proc/cpuinfo` is accepted; its last 8 digits count).

@@ -121,7 +121,7 @@ pub struct ProbeArgs {
 }
 
 fn parse_mac(text: &str) -> Result<[u8; 6], String> {
-    bootherd_proto::emulate::parse_mac(text).ok_or_else(|| "expected aa:bb:cc:dd:ee:ff".into())
+    bootherd_proto::client::parse_mac(text).ok_or_else(|| "expected aa:bb:cc:dd:ee:ff".into())
 }
 
 fn parse_serial(text: &str) -> Result<u32, String> {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bootherd_proto::client::format_mac;
+use bootherd_proto::client::{format_mac, parse_mac};
 use bootherd_proto::dhcp::{
     self as core, Action, Arrival, BootOptions, Leases, Outcome, Ownership, Pool, Probe,
     Reservation, ServerConfig, Subnet,
@@ -34,20 +34,6 @@ pub struct DhcpServer {
     leases: Mutex<Leases>,
     committer: GroupCommitter,
     ping_timeout: Option<Duration>,
-}
-
-/// Parses `aa:bb:cc:dd:ee:ff` (or with `-`), any case.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split([':', '-']);
-    for byte in &mut mac {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
 }
 
 fn parse_subnet(text: &str) -> Option<Subnet> {
@@ -407,27 +393,6 @@ mod tests {
         assert_eq!(json[0]["ip"], "10.99.0.200");
         assert_eq!(json[0]["state"], "bound");
         assert_eq!(json[0]["live"], true);
-    }
-
-    #[test]
-    fn macs_parse_in_both_spellings() {
-        assert_eq!(
-            parse_mac("52:54:00:AB:cd:0f"),
-            Some([0x52, 0x54, 0, 0xab, 0xcd, 0x0f])
-        );
-        assert_eq!(
-            parse_mac("52-54-00-ab-cd-0f"),
-            parse_mac("52:54:00:ab:cd:0f")
-        );
-        for bad in [
-            "",
-            "52:54:00:ab:cd",
-            "52:54:00:ab:cd:0f:00",
-            "5:54:00:ab:cd:0f",
-            "zz:54:00:ab:cd:0f",
-        ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -216,25 +216,7 @@ pub struct Mac(pub [u8; 6]);
 impl Mac {
     /// Parses `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` or `aabbccddeeff`, any case.
     pub fn parse(text: &str) -> Option<Mac> {
-        let text = text.trim();
-        let digits: String = if text.len() == 12 {
-            text.to_owned()
-        } else {
-            let sep = if text.contains(':') { ':' } else { '-' };
-            let parts: Vec<&str> = text.split(sep).collect();
-            if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
-                return None;
-            }
-            parts.concat()
-        };
-        if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let mut mac = [0u8; 6];
-        for (i, byte) in mac.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(Mac(mac))
+        bootherd_proto::client::parse_mac(text).map(Mac)
     }
 
     /// The six bytes.

@@ -330,3 +330,28 @@ fn classify_never_panics() {
         }
     }
 }
+
+#[test]
+fn macs_parse_in_every_spelling_and_round_trip() {
+    let want = [0x52, 0x54, 0, 0xab, 0xcd, 0x0f];
+    for text in [
+        "52:54:00:AB:cd:0f",
+        "52-54-00-ab-cd-0f",
+        "525400abcd0f",
+        " 52:54:00:ab:cd:0f ",
+    ] {
+        assert_eq!(parse_mac(text), Some(want), "{text}");
+    }
+    for bad in [
+        "",
+        "52:54:00:ab:cd",
+        "52:54:00:ab:cd:0f:00",
+        "5:54:00:ab:cd:0f",
+        "zz:54:00:ab:cd:0f",
+        "525400abcd0",
+        "52:54-00:ab:cd:0f0",
+    ] {
+        assert_eq!(parse_mac(bad), None, "{bad}");
+    }
+    assert_eq!(parse_mac(&format_mac(&want)), Some(want));
+}
