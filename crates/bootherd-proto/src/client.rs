@@ -355,7 +355,9 @@ pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let digits: String = if text.len() == 12 {
         text.to_owned()
     } else {
-        let parts: Vec<&str> = text.split([':', '-']).collect();
+        // One separator throughout: `aa:bb-cc...` is a typo, not a MAC.
+        let sep = if text.contains(':') { ':' } else { '-' };
+        let parts: Vec<&str> = text.split(sep).collect();
         if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
             return None;
         }

@@ -349,7 +349,7 @@ fn macs_parse_in_every_spelling_and_round_trip() {
         "5:54:00:ab:cd:0f",
         "zz:54:00:ab:cd:0f",
         "525400abcd0",
-        "52:54-00:ab:cd:0f0",
+        "52:54-00:ab:cd:0f",
     ] {
         assert_eq!(parse_mac(bad), None, "{bad}");
     }
