@@ -54,7 +54,17 @@ impl ProbeLab {
 
     /// `bootherd serve --proxy` in `NAME-srv`.
     fn start_bootherd(&mut self) {
-        self.bootherd = Some(Bootherd::start(&self.lab.srv(), &self.root()));
+        self.bootherd = Some(Bootherd::start(&self.lab.srv(), &self.root(), &[]));
+    }
+
+    /// `bootherd serve --proxy --config FILE` in `NAME-srv`.
+    fn start_bootherd_config(&mut self, config: &Path) {
+        let config = config.to_str().expect("UTF-8 path");
+        self.bootherd = Some(Bootherd::start(
+            &self.lab.srv(),
+            &self.root(),
+            &["--config", config],
+        ));
     }
 
     /// dnsmasq in `NAME-lan` with these DHCP arguments.
@@ -166,7 +176,7 @@ struct Bootherd {
 }
 
 impl Bootherd {
-    fn start(ns: &str, root: &Path) -> Bootherd {
+    fn start(ns: &str, root: &Path, extra: &[&str]) -> Bootherd {
         let mut child = Command::new("ip")
             .args([
                 "netns",
@@ -179,6 +189,7 @@ impl Bootherd {
             ])
             .arg("--root")
             .arg(root)
+            .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -511,6 +522,96 @@ fn rpi3_with_only_a_lan_dhcp_server_has_no_boot_offer() {
          10.99.0.2)",
     );
     assert!(probe.has_line("DHCP  offer from 10.99.0.2: address 10.99.0.1"));
+}
+
+/// The emulated Pi 4 boots from an inventory: the shared firmware through its serial
+/// folder, and the `cmdline.txt` and `config.txt` bootherd generates for it.
+#[test]
+fn rpi4_boots_from_the_inventory() {
+    if !need_lab("rpi4_boots_from_the_inventory", &["dnsmasq"]) {
+        return;
+    }
+    // No serial folder on disk: everything under ab5a4158/ is the inventory's.
+    let mut lab = ProbeLab::new(&without(boot_files(), &["config.txt", "cmdline.txt"]));
+    let config = lab.dir.path().join("bootherd.toml");
+    write_file(
+        &config,
+        br#"
+[tftp]
+root = "root"
+
+[profiles.pi4-iscsi]
+kind = "rpi"
+kernel = "kernel8.img"
+dtb = "bcm2711-rpi-4-b.dtb"
+cmdline = "console=serial0,115200"
+config_txt = "arm_64bit=1\n"
+root = { type = "iscsi", portal = "10.99.0.2", target = "iqn.2026-11.lab:{serial}", lun = 1, partition = 2 }
+
+[[machines]]
+name = "lab-pi4"
+mac = "dc:a6:32:01:02:03"
+serial = "ab5a4158"
+profile = "pi4-iscsi"
+extra_args = "modprobe.blacklist=bcm2835_v4l2"
+"#,
+    );
+    lab.start_lan_dhcp();
+    lab.start_bootherd_config(&config);
+
+    let pi4 = lab.probe(
+        "rpi4",
+        &[
+            "--as",
+            "rpi4",
+            "--mac",
+            "dc:a6:32:01:02:03",
+            "--serial",
+            "ab5a4158",
+            "--timeout",
+            "5",
+        ],
+    );
+    lab.expect(&pi4, 0, "VERDICT: boots");
+    for line in [
+        "TFTP  10.99.0.1 ab5a4158/start4.elf: found",
+        "TFTP  10.99.0.1 ab5a4158/config.txt: ",
+        "TFTP  10.99.0.1 ab5a4158/cmdline.txt: ",
+        "TFTP  10.99.0.1 ab5a4158/kernel8.img: 130002 bytes",
+    ] {
+        if !pi4.has_line(line) {
+            lab.fail(&format!("no line containing {line:?}"), &pi4);
+        }
+    }
+    // What the Pi got is what `bootherd show` says the machine is served.
+    let shown = crate::support::run_bootherd([
+        "show",
+        "--config",
+        config.to_str().unwrap(),
+        "lab-pi4",
+        "--server",
+        "10.99.0.1",
+    ]);
+    assert!(shown.success(), "{}", shown.describe());
+    for name in ["cmdline.txt", "config.txt"] {
+        let got = std::fs::read_to_string(pi4.out.join("ab5a4158").join(name))
+            .unwrap_or_else(|e| lab.fail(&format!("{name} not saved: {e}"), &pi4));
+        let header = format!("==> ab5a4158/{name} <==\n{got}");
+        assert!(
+            shown.stdout.contains(&header),
+            "the Pi got {name}:\n{got}\nbut show says:\n{}",
+            shown.stdout
+        );
+    }
+    let cmdline = std::fs::read_to_string(pi4.out.join("ab5a4158/cmdline.txt")).unwrap();
+    assert!(
+        cmdline.contains("ISCSI_TARGET_NAME=iqn.2026-11.lab:ab5a4158"),
+        "{cmdline}"
+    );
+    assert!(
+        cmdline.contains("modprobe.blacklist=bcm2835_v4l2"),
+        "{cmdline}"
+    );
 }
 
 #[test]
