@@ -4,6 +4,9 @@
 //! pass when those are missing, except under `CI=true`, where they fail.
 
 mod cli;
+mod dhcp_clients;
+mod dhcp_durability;
+mod dhcp_lab;
 mod inventory;
 mod probe;
 mod proxy_lan;
@@ -11,4 +14,6 @@ mod proxy_qemu;
 mod pxe_lab;
 mod support;
 mod tftp_clients;
+mod tftp_oack;
 mod traversal;
+mod uboot_qemu;

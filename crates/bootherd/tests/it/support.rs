@@ -372,6 +372,25 @@ impl Server {
         server
     }
 
+    /// Starts `bootherd serve --config CONFIG` with `extra` flags inside namespace
+    /// `ns`, at log level `rust_log` when given. Returns once TFTP and HTTP listen;
+    /// waiting for the DHCP lines is the caller's business.
+    pub fn start_in_config(
+        ns: &str,
+        config: &Path,
+        extra: &[&str],
+        rust_log: Option<&str>,
+    ) -> Server {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, BOOTHERD, "serve", "--config"])
+            .arg(config)
+            .args(extra);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        Server::spawn(cmd)
+    }
+
     fn spawn(mut cmd: Command) -> Server {
         let level = cmd
             .get_envs()
