@@ -282,6 +282,14 @@ start_server() {
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf" >&2; die "$name exited at start"; }
         if [[ -n $(ip netns exec "$NS_S" ss -Hlun "src $SRV_ADDR:69" 2>/dev/null) ]]; then
             if [[ $name != bootherd ]] || grep -q 'tftp listening' "$logf"; then
+                # ip netns exec, taskset and env all exec: the pid is the server's own,
+                # which the memory and CPU figures rely on.
+                local comm
+                comm=$(cat "/proc/$SERVER_PID/comm" 2>/dev/null || true)
+                case $name:$comm in
+                    bootherd:bootherd | tftpd-hpa:in.tftpd | dnsmasq:dnsmasq) ;;
+                    *) die "pid $SERVER_PID is '$comm', not $name" ;;
+                esac
                 sleep 0.2   # let it settle before measuring idle memory
                 return 0
             fi
