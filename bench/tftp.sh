@@ -19,6 +19,8 @@
 #   --reps N     repetitions per measurement (default 3; the median is reported)
 #   --keep DIR   copy the servers' and clients' logs and the RSS samples into DIR
 #
+# Exit status: 0 when every transfer succeeded with the right bytes, 3 when one did
+# not (the tables still print, with FAIL), 1 on a setup error, 2 on bad arguments.
 # Needs root (network namespaces, port 69). Installs what is missing with apt-get:
 # tftpd-hpa, dnsmasq-base, atftp, curl, busybox, iproute2.
 # See bench/README.md and docs/BENCHMARKS.md.
@@ -781,4 +783,18 @@ report_header
 [[ $ONLY == concurrency || ${#ROWS[@]} -eq 0 ]] || report_throughput
 [[ $ONLY == concurrency ]] || report_requests
 [[ $ONLY == throughput ]] || report_concurrency
+
+# A transfer that failed or delivered wrong bytes is a failed benchmark, not a number.
+failures=0
+for key in "${!MBPS[@]}"; do [[ ${MBPS[$key]} == FAIL ]] && failures=$((failures + 1)); done
+for key in "${!REQ[@]}"; do [[ " ${REQ[$key]} " == *" FAIL "* ]] && failures=$((failures + 1)); done
+for srv in $SERVERS; do
+    [[ ${CONC[$srv,failed]:-0} =~ ^[0-9]+$ ]] && failures=$((failures + ${CONC[$srv,failed]:-0}))
+    [[ ${CONC[$srv,wall]:-} == TIMEOUT ]] && failures=$((failures + 1))
+done
+if [[ $failures -gt 0 ]]; then
+    echo
+    echo "FAILED: $failures measurement(s) or client(s) failed or got wrong bytes (see FAIL above)"
+    exit 3
+fi
 exit 0
