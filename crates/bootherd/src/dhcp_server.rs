@@ -14,7 +14,7 @@ use bootherd_proto::dhcp::{
     Reservation, ServerConfig, Subnet,
 };
 use bootherd_proto::proxy::Destination;
-use bootherd_proto::wire::dhcp::{DhcpPacket, CLIENT_PORT};
+use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, CLIENT_PORT};
 use tracing::{debug, info, warn};
 
 use arc_swap::ArcSwap;
@@ -27,11 +27,25 @@ use crate::net::{self, PacketSocket, Received};
 /// Most addresses one DISCOVER may probe before giving up (a proxy-ARP router that
 /// answers for every address must not burn the whole pool).
 const MAX_PROBES: u8 = 8;
+/// Free addresses per pool checked ahead of time, so a new client's first offer
+/// need not wait for an ICMP timeout (U-Boot takes the first offer it gets, and the
+/// LAN's server may answer the same DISCOVER).
+const PRECHECKED_PER_POOL: usize = 4;
+/// How long an ahead-of-time check counts.
+const PRECHECK_VALID: Duration = Duration::from_secs(30);
+/// How often the ahead-of-time checks run.
+const PRECHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// The running DHCP server.
 pub struct DhcpServer {
     config: ArcSwap<ServerConfig>,
     leases: Mutex<Leases>,
+    /// (MAC, address) pairs being checked with ICMP echo now: a retransmitted
+    /// DISCOVER must not start a second check, which could see the client itself
+    /// answer once it has taken the address.
+    probing: Mutex<std::collections::HashSet<([u8; 6], Ipv4Addr)>>,
+    /// Addresses found free by an ahead-of-time check, and when.
+    checked_free: Mutex<std::collections::HashMap<Ipv4Addr, std::time::Instant>>,
     committer: GroupCommitter,
     ping_timeout: Option<Duration>,
 }
@@ -142,12 +156,17 @@ impl DhcpServer {
         let ping_timeout = cfg
             .ping_check
             .then(|| Duration::from_millis(cfg.ping_timeout_ms));
-        Ok(Arc::new(DhcpServer {
+        let server = Arc::new(DhcpServer {
             config: ArcSwap::from_pointee(config),
             leases: Mutex::new(stored.into_iter().collect()),
+            probing: Mutex::new(Default::default()),
+            checked_free: Mutex::new(Default::default()),
             committer: GroupCommitter::spawn(store),
             ping_timeout,
-        }))
+        });
+        // Before answering anyone: a new client's first offer then needs no wait.
+        server.precheck().await;
+        Ok(server)
     }
 
     /// Answers with `config` from now on (configuration reload). Leases stay.
@@ -164,31 +183,43 @@ impl DhcpServer {
     /// changes for durability in that same order, and sends once they are on disk.
     pub fn handle(self: &Arc<Self>, socket: &Arc<PacketSocket>, packet: &DhcpPacket, rx: Received) {
         let arrival = Arrival { local: rx.local };
-        let outcome = {
-            let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            core::handle(&self.config.load(), &leases, &arrival, packet, unix_now())
-        };
-        self.perform(socket.clone(), outcome, rx, 0);
+        let (action, durable, _) = self
+            .decide(|config, leases| core::handle(config, leases, &arrival, packet, unix_now()));
+        self.perform(socket.clone(), action, durable, rx, 0);
+    }
+
+    /// Decides with the core and applies its lease changes under ONE hold of the
+    /// table lock, so two requests can never both pick the same free address, and
+    /// queues the changes for the disk in that same order.
+    fn decide(
+        &self,
+        core: impl FnOnce(&ServerConfig, &Leases) -> Outcome,
+    ) -> (
+        Action,
+        Option<crate::leases::Durable>,
+        Vec<core::LeaseChange>,
+    ) {
+        let config = self.config.load();
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let Outcome { changes, action } = core(&config, &leases);
+        if changes.is_empty() {
+            return (action, None, changes);
+        }
+        for change in &changes {
+            leases.apply(change);
+        }
+        let durable = self.committer.submit(changes.clone());
+        (action, Some(durable), changes)
     }
 
     fn perform(
         self: &Arc<Self>,
         socket: Arc<PacketSocket>,
-        outcome: Outcome,
+        action: Action,
+        durable: Option<crate::leases::Durable>,
         rx: Received,
         probes: u8,
     ) {
-        let Outcome { changes, action } = outcome;
-        let durable = if changes.is_empty() {
-            None
-        } else {
-            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            for change in &changes {
-                leases.apply(change);
-            }
-            // Queued while the lock is held, so the disk sees changes in table order.
-            Some(self.committer.submit(changes))
-        };
         match action {
             Action::Reply { packet, dest } => {
                 let what = match packet.message_type() {
@@ -202,7 +233,26 @@ impl DhcpServer {
                     packet.yiaddr,
                     mac_of(&packet)
                 );
-                tokio::spawn(send_when_durable(socket, packet, dest, rx, durable));
+                // An OFFER grants nothing (U-Boot takes the first one it gets, so it
+                // must not wait for a disk write); only an ACK waits for its lease.
+                let wait = match packet.message_type() {
+                    Some(MessageType::Offer) => {
+                        if let Some(durable) = durable {
+                            tokio::spawn(async move {
+                                if let Err(err) = durable.await {
+                                    warn!(%err, "dhcp: offer not stored");
+                                }
+                            });
+                        }
+                        None
+                    }
+                    _ => durable,
+                };
+                if wait.is_none() {
+                    send_now_or_later(socket, packet, dest, rx);
+                } else {
+                    tokio::spawn(send_when_durable(socket, packet, dest, rx, wait));
+                }
             }
             Action::Nak {
                 packet,
@@ -234,6 +284,16 @@ impl DhcpServer {
                     );
                     return;
                 }
+                let key = (probe.mac, probe.ip);
+                let fresh = self
+                    .probing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key);
+                if !fresh {
+                    debug!(ip = %probe.ip, mac = %format_mac(&probe.mac), "dhcp: already checking this address for this client");
+                    return;
+                }
                 let server = self.clone();
                 tokio::spawn(async move {
                     if let Some(durable) = durable {
@@ -248,6 +308,69 @@ impl DhcpServer {
         }
     }
 
+    /// Checks, ahead of any request, the lowest free addresses of each pool, forever
+    /// (only with `ping_check`).
+    pub async fn precheck_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(PRECHECK_EVERY);
+        tick.tick().await; // the first tick is immediate: `open` just ran a round
+        loop {
+            tick.tick().await;
+            self.precheck().await;
+        }
+    }
+
+    /// One round of ahead-of-time checks.
+    async fn precheck(&self) {
+        let Some(wait) = self.ping_timeout else {
+            return;
+        };
+        {
+            let mut checks = tokio::task::JoinSet::new();
+            for ip in self.free_candidates() {
+                checks.spawn(async move { (ip, net::icmp_in_use(ip, wait).await) });
+            }
+            while let Some(Ok((ip, result))) = checks.join_next().await {
+                let mut free = self.checked_free.lock().unwrap_or_else(|e| e.into_inner());
+                match result {
+                    Ok(false) => {
+                        free.insert(ip, std::time::Instant::now());
+                    }
+                    // In use, or no ICMP here: the request-time check decides.
+                    _ => {
+                        free.remove(&ip);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The lowest addresses of each pool that nobody holds and nobody has reserved.
+    fn free_candidates(&self) -> Vec<Ipv4Addr> {
+        let config = self.config.load();
+        let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let now = unix_now();
+        let mut out = Vec::new();
+        for pool in &config.pools {
+            let (first, last) = (u32::from(pool.first), u32::from(pool.last));
+            let found = (first..=last)
+                .map(Ipv4Addr::from)
+                .filter(|ip| !pool.subnet.is_network_or_broadcast(*ip))
+                .filter(|ip| config.reservation_at(*ip).is_none())
+                .filter(|ip| leases.get_by_ip(*ip).is_none_or(|l| !l.holds_address(now)))
+                .take(PRECHECKED_PER_POOL);
+            out.extend(found);
+        }
+        out
+    }
+
+    /// Whether `ip` was found free recently enough to offer without another check.
+    /// (Once offered, the core does not pick it for anyone else while it is held.)
+    fn recently_checked_free(&self, ip: Ipv4Addr) -> bool {
+        let free = self.checked_free.lock().unwrap_or_else(|e| e.into_inner());
+        free.get(&ip)
+            .is_some_and(|at| at.elapsed() < PRECHECK_VALID)
+    }
+
     async fn probe(
         self: Arc<Self>,
         socket: Arc<PacketSocket>,
@@ -257,6 +380,7 @@ impl DhcpServer {
     ) {
         let in_use = match self.ping_timeout {
             None => false,
+            Some(_) if self.recently_checked_free(probe.ip) => false,
             Some(wait) => match net::icmp_in_use(probe.ip, wait).await {
                 Ok(in_use) => in_use,
                 Err(err) => {
@@ -265,16 +389,24 @@ impl DhcpServer {
                 }
             },
         };
-        if in_use {
+        let (action, durable, changes) = self.decide(|config, leases| {
+            core::probe_result(config, leases, &probe, in_use, unix_now())
+        });
+        self.probing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(probe.mac, probe.ip));
+        // The core decides whether an answer means a conflict: one from a client that
+        // has taken the address meanwhile does not.
+        let conflict = changes.iter().any(
+            |c| matches!(c, core::LeaseChange::Upsert(l) if l.is_conflict() && l.ip == probe.ip),
+        );
+        if conflict {
             warn!(ip = %probe.ip, "dhcp: address answers ICMP echo: someone uses it without a lease from us; holding it out");
         } else {
-            debug!(ip = %probe.ip, "dhcp: address is free");
+            debug!(ip = %probe.ip, in_use, "dhcp: address checked");
         }
-        let outcome = {
-            let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            core::probe_result(&self.config.load(), &leases, &probe, in_use, unix_now())
-        };
-        self.perform(socket, outcome, rx, probes + 1);
+        self.perform(socket, action, durable, rx, probes + 1);
     }
 
     /// A snapshot of the lease table.
@@ -286,6 +418,33 @@ impl DhcpServer {
 
 fn mac_of(packet: &DhcpPacket) -> String {
     packet.mac().map(|m| format_mac(&m)).unwrap_or_default()
+}
+
+fn destination(dest: Destination, rx: &Received) -> (SocketAddrV4, u32) {
+    match dest {
+        Destination::Relay(a) | Destination::Unicast(a) => (a, 0),
+        Destination::Broadcast => (
+            SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+            rx.ifindex,
+        ),
+    }
+}
+
+/// Sends at once from this thread when the socket takes it, else from a task.
+fn send_now_or_later(
+    socket: Arc<PacketSocket>,
+    packet: DhcpPacket,
+    dest: Destination,
+    rx: Received,
+) {
+    let (to, ifindex) = destination(dest, &rx);
+    match socket.try_send(&packet.emit(), to, ifindex, rx.local) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            tokio::spawn(send_when_durable(socket, packet, dest, rx, None));
+        }
+        Err(err) => warn!(dest = %to, %err, "dhcp: cannot send reply"),
+    }
 }
 
 async fn send_when_durable(
@@ -301,13 +460,7 @@ async fn send_when_durable(
             return;
         }
     }
-    let (dest, ifindex) = match dest {
-        Destination::Relay(a) | Destination::Unicast(a) => (a, 0),
-        Destination::Broadcast => (
-            SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
-            rx.ifindex,
-        ),
-    };
+    let (dest, ifindex) = destination(dest, &rx);
     if let Err(err) = socket.send(&packet.emit(), dest, ifindex, rx.local).await {
         warn!(%dest, %err, "dhcp: cannot send reply");
     }

@@ -210,6 +210,24 @@ impl PacketSocket {
         ifindex: u32,
         source: Ipv4Addr,
     ) -> io::Result<()> {
+        loop {
+            match self.try_send(buf, dest, ifindex, source) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.inner.writable().await?,
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`PacketSocket::send`], without waiting: `WouldBlock` when the socket
+    /// cannot take the datagram now. Saves a task hop where latency matters (the
+    /// first DHCP offer to arrive wins).
+    pub fn try_send(
+        &self,
+        buf: &[u8],
+        dest: SocketAddrV4,
+        ifindex: u32,
+        source: Ipv4Addr,
+    ) -> io::Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrIn};
         let pi = libc::in_pktinfo {
             ipi_ifindex: ifindex as libc::c_int,
@@ -219,9 +237,8 @@ impl PacketSocket {
             ipi_addr: libc::in_addr { s_addr: 0 },
         };
         let to = SockaddrIn::from(dest);
-        loop {
-            self.inner.writable().await?;
-            let result = self.inner.try_io(tokio::io::Interest::WRITABLE, || {
+        self.inner
+            .try_io(tokio::io::Interest::WRITABLE, || {
                 sendmsg(
                     self.inner.as_raw_fd(),
                     &[io::IoSlice::new(buf)],
@@ -230,13 +247,8 @@ impl PacketSocket {
                     Some(&to),
                 )
                 .map_err(io::Error::from)
-            });
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-                Ok(_) => return Ok(()),
-            }
-        }
+            })
+            .map(|_| ())
     }
 }
 

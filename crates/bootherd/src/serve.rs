@@ -131,7 +131,9 @@ pub async fn run(
             )?));
         }
         if config.dhcp.enabled {
-            server = Some(DhcpServer::open(&config.dhcp, &inventory).await?);
+            let opened = DhcpServer::open(&config.dhcp, &inventory).await?;
+            services.spawn(opened.clone().precheck_loop());
+            server = Some(opened);
         }
         let dhcp = crate::dhcp::bind(config.proxy.port)?;
         let pxe = match config.proxy.enabled {
