@@ -174,7 +174,7 @@ async fn serve_read(
         Ok(file) => file,
         Err((code, reason)) => {
             info!(%peer, file = %name, %reason, "tftp: refused");
-            let _ = socket.send(&wire::error_packet(code, &reason)).await;
+            let _ = socket.send(&wire::error_packet(code, &reason));
             return;
         }
     };
@@ -188,13 +188,24 @@ async fn serve_read(
     let started = Instant::now();
     let mut transfer = Transfer::new(&request.options, file.len(), &config, started);
     let negotiated = transfer.negotiated();
-    match drive(&socket, &mut transfer, &file, negotiated.blksize).await {
-        Ok(()) => {}
-        Err(err) => {
+    // The transfer runs on a blocking thread: a lock-step transfer is one round trip
+    // per block, and a blocking receive wakes sooner than a task woken by epoll.
+    let driven = tokio::task::spawn_blocking(move || {
+        let result = drive(&socket, &mut transfer, &file, negotiated.blksize);
+        (transfer, result)
+    })
+    .await;
+    let transfer = match driven {
+        Ok((transfer, Ok(()))) => transfer,
+        Ok((_, Err(err))) => {
             debug!(%peer, file = %name, %err, "tftp: transfer ended early");
             return;
         }
-    }
+        Err(err) => {
+            warn!(%peer, file = %name, %err, "tftp: transfer thread failed");
+            return;
+        }
+    };
     let elapsed = started.elapsed();
     match transfer.outcome() {
         Some(Outcome::Completed { bytes, retransmits }) => {
@@ -259,52 +270,68 @@ fn vfs_error(err: VfsError) -> (ErrorCode, String) {
 
 /// A socket for one transfer: bound to the address the request came to, connected to
 /// the client, so the kernel filters out packets from any other TID.
-fn transfer_socket(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<UdpSocket> {
+fn transfer_socket(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let socket = std::net::UdpSocket::bind((local, 0))?;
     socket.connect(peer)?;
-    socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket)
+    Ok(socket)
 }
 
-/// Runs the transfer to its end: sends what it asks, feeds it replies and timeouts.
-async fn drive(
-    socket: &UdpSocket,
+/// Runs the transfer to its end on this (blocking) thread: sends what it asks,
+/// feeds it replies and timeouts.
+fn drive(
+    socket: &std::net::UdpSocket,
     transfer: &mut Transfer,
     file: &OpenFile,
     blksize: u16,
 ) -> std::io::Result<()> {
+    use std::io::ErrorKind;
     let mut out = vec![0u8; 4 + usize::from(blksize)];
     let mut inbound = vec![0u8; 1024];
+    // The receive timeout set on the socket, rounded up to 10 ms so that the
+    // steady state of a transfer needs no setsockopt per block.
+    let mut armed: Option<Duration> = None;
     loop {
         while let Some(transmit) = transfer.poll_transmit() {
             match transmit {
                 Transmit::Oack(packet) | Transmit::Error(packet) => {
-                    socket.send(&packet).await?;
+                    socket.send(&packet)?;
                 }
                 Transmit::Data { block, offset, len } => {
                     out[..4].copy_from_slice(&wire::data_header(block));
                     if let Err(err) = file.read_exact_at(offset, &mut out[4..4 + len]) {
                         let msg = format!("read failed: {err}");
-                        let _ = socket
-                            .send(&wire::error_packet(ErrorCode::NotDefined, &msg))
-                            .await;
+                        let _ = socket.send(&wire::error_packet(ErrorCode::NotDefined, &msg));
                         return Err(err);
                     }
-                    socket.send(&out[..4 + len]).await?;
+                    socket.send(&out[..4 + len])?;
                 }
             }
         }
         let Some(deadline) = transfer.poll_timeout() else {
             return Ok(());
         };
-        tokio::select! {
-            received = socket.recv(&mut inbound) => {
-                let n = received?;
-                transfer.handle_datagram(Instant::now(), &inbound[..n]);
-            }
-            () = tokio::time::sleep_until(deadline.into()) => {
+        let now = Instant::now();
+        let Some(left) = deadline
+            .checked_duration_since(now)
+            .filter(|d| !d.is_zero())
+        else {
+            transfer.handle_timeout(now);
+            continue;
+        };
+        let wait = Duration::from_millis(left.as_millis().div_ceil(10) as u64 * 10)
+            .max(Duration::from_millis(10));
+        if armed != Some(wait) {
+            socket.set_read_timeout(Some(wait))?;
+            armed = Some(wait);
+        }
+        match socket.recv(&mut inbound) {
+            Ok(n) => transfer.handle_datagram(Instant::now(), &inbound[..n]),
+            // A timeout fired (handle_timeout ignores an early call), or the client
+            // is gone (ICMP port unreachable): the core's retry count decides.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 transfer.handle_timeout(Instant::now());
             }
+            Err(e) => return Err(e),
         }
     }
 }
