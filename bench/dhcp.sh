@@ -60,7 +60,10 @@ POOL_SIZE=64000           # addresses from POOL_FIRST to POOL_LAST
 LOSS_PASS=0.1             # % unanswered at most for a step to pass
 LOSS_STOP=5               # % unanswered at which the ramp stops (saturated)
 WAIT_US=300000            # perfdhcp -W: how long it listens after the last send
-QUIET_TRIES=40            # half-second checks for an idle machine before each server
+QUIET_TRIES=40            # half-second checks for an idle machine before each step
+OTHER_MAX=30              # % of a core other work may take during a step before it is rerun
+RETRIES=2                 # reruns of a step at most (1 with --quick)
+RERUNS=0
 PXE_CLASS="PXEClient:Arch:00000:UNDI:002001"
 OWN_CLASS="bench-perfdhcp"
 STEP_MAC=00:0c:01:00:00:00   # perfdhcp counts up from here: one new client per exchange
@@ -100,6 +103,7 @@ if [[ $QUICK -eq 1 ]]; then
     DORA_RATES="250 500 1000 2000 5000 10000"
     BISECT=0
     SOAK=0
+    RETRIES=1
 else
     PROXY_RATES="1000 2000 5000 10000 15000 20000 25000 30000 40000 50000"
     DORA_RATES="100 250 500 750 1000 2000 3000 5000 7500 10000 12000"
@@ -423,8 +427,10 @@ ns_ticks() {
     [[ ${#files[@]} -gt 0 ]] || { echo 0; return; }
     { cat "${files[@]}" 2>/dev/null || true; } | awk '{sub(/^.*\) /, ""); t += $12 + $13} END {print t + 0}'
 }
-# Busy and total jiffies of the whole machine.
-cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+# Busy and total jiffies of the whole machine, and those spent in (soft)interrupts:
+# packet processing for the benchmark's own traffic is mostly there, not in the
+# processes' times.
+cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $7 + $8}' /proc/stat; }
 # RcvbufErrors of UDP in namespace $1.
 udp_rcvbuf_errors() {
     ip netns exec "$1" cat /proc/net/snmp 2>/dev/null | awk '
@@ -537,7 +543,7 @@ run_step() {
     # shellcheck disable=SC2086
     set -- $p
     local do_sent=$1 do_recv=$2 do_drops=$3 do_dups=$4 ra_sent=$5 ra_recv=$6 ra_drops=$7 ra_dups=$8
-    local answers lost sent loss pass=1 srv_cpu cli_cpu other per_s
+    local answers lost sent loss pass=1 srv_cpu cli_cpu other irq per_s
     if [[ $load == proxy ]]; then answers=$do_recv; sent=$do_sent; lost=$do_drops
     else answers=$ra_recv; sent=$do_sent; lost=$((do_sent - ra_recv)); fi
     [[ $lost -lt 0 ]] && lost=0
@@ -557,14 +563,17 @@ run_step() {
     srv_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v t="$secs" 'BEGIN {printf "%.0f", 100 * (b - a) / hz / t}')
     cli_cpu=$(awk -v c="$cli_s" -v t="$secs" 'BEGIN {printf "%.0f", 100 * c / t}')
     other=$(awk -v a="$j0" -v b="$j1" -v hz="$hz" -v t="$secs" -v s="$srv_cpu" -v c="$cli_cpu" \
-        'BEGIN {split(a, x, " "); split(b, y, " "); o = 100 * (y[1] - x[1]) / hz / t - s - c;
+        'BEGIN {split(a, x, " "); split(b, y, " ");
+                o = 100 * ((y[1] - x[1]) - (y[3] - x[3])) / hz / t - s - c;
                 printf "%.0f", (o < 0) ? 0 : o}')
+    irq=$(awk -v a="$j0" -v b="$j1" -v hz="$hz" -v t="$secs" \
+        'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[3] - x[3]) / hz / t}')
     per_s=$(awk -v a="$answers" -v p="$period" 'BEGIN {printf "%.0f", a / p}')
     STEP[$load,$srv,$key]="$period $do_sent $do_recv $do_drops $do_dups $ra_sent $ra_recv $ra_drops $ra_dups $9 ${10} \
-$per_s $loss $srv_cpu $other $((sb1 - sb0)) $((cb1 - cb0)) $pass $cli_cpu $srv_loss"
+$per_s $loss $srv_cpu $other $((sb1 - sb0)) $((cb1 - cb0)) $pass $cli_cpu $srv_loss $irq"
     ORDER[$load,$srv]="${ORDER[$load,$srv]:-} $key"
     log "$load $srv rate ${key}/s for ${period}s: sent $sent, answered $answers (${per_s}/s), lost ${loss}% (${srv_loss}% not counting perfdhcp's drops)," \
-        "dup offers $((do_dups + ra_dups)); CPU server ${srv_cpu}% perfdhcp ${cli_cpu}% other ${other}%;" \
+        "dup offers $((do_dups + ra_dups)); CPU server ${srv_cpu}% perfdhcp ${cli_cpu}% irq ${irq}% other ${other}%;" \
         "rcvbuf drops srv $((sb1 - sb0)) cli $((cb1 - cb0)); server log: $warns warning/error lines" \
         "-> $([[ $pass -eq 1 ]] && echo pass || echo FAIL)"
     if [[ $answers -eq 0 ]]; then
@@ -661,6 +670,21 @@ ramp() {
         fi
         wait_quiet
         run_step "$load" "$srv" "$1" "${2:-}" "${3:-}"
+        # Other work took a good part of a core during the step: measure it again
+        # (keeping the last attempt), a bounded number of times.
+        local try other
+        for ((try = 1; try <= RETRIES; try++)); do
+            other=$(sf "$load,$srv,$LAST_KEY" 15)
+            [[ $other -gt $OTHER_MAX ]] || break
+            log "other work took ${other}% of a core during that step; measuring it again ($try/$RETRIES)"
+            RERUNS=$((RERUNS + 1))
+            ORDER[$load,$srv]=${ORDER[$load,$srv]% "$LAST_KEY"}
+            if [[ $load == dora ]]; then
+                start_server "$srv" "$load" || { LAST_PASS=0; LAST_LOSS=100; return 1; }
+            fi
+            wait_quiet
+            run_step "$load" "$srv" "$1" "${2:-}" "${3:-}"
+        done
         if [[ $load == dora && $srv == bootherd ]]; then
             stop_server
             verify_bootherd_leases "$LAST_KEY"
@@ -729,36 +753,41 @@ report_header() {
     echo "perfdhcp: $("$PERFDHCP" -v 2>/dev/null | head -1); lease databases on $DB_FS"
     echo "$PERIOD s per step; pass = under $LOSS_PASS% unanswered (not counting answers perfdhcp's own socket"
     echo "dropped), >0 answers, no address offered twice;"
-    echo "load average before the run: $LOAD_BEFORE; steps started on a busy machine: $BUSY_WAITS"
+    echo "load average before the run: $LOAD_BEFORE; steps started on a busy machine: $BUSY_WAITS;"
+    echo "steps rerun because other work took over ${OTHER_MAX}% of a core meanwhile: $RERUNS (the last attempt is kept)"
 }
 
 step_table() {
     local load=$1 srv=$2 k key what
     what=$([[ $load == proxy ]] && echo "OFFERs/s" || echo "leases/s")
-    printf '  %-7s %4s %7s %8s %8s %7s %7s %5s %6s %7s %7s %7s %7s %7s %4s\n' "rate/s" "secs" "sent" "answered" "$what" "lost %" "srv l.%" "dups" "avg ms" "srv CPU" "pd CPU" "other" "srv buf" "cli buf" ""
+    printf '  %-7s %4s %7s %8s %8s %7s %7s %5s %6s %7s %6s %5s %6s %7s %7s %4s\n' "rate/s" "secs" "sent" "answered" "$what" "lost %" "srv l.%" "dups" "avg ms" "srv CPU" "pd CPU" "irq" "other" "srv buf" "cli buf" ""
     for key in ${ORDER[$load,$srv]:-}; do
         k=$load,$srv,$key
         local avg
         if [[ $load == proxy ]]; then avg=$(sf "$k" 10); else avg=$(sf "$k" 11); fi
-        printf '  %-7s %4s %7s %8s %8s %7s %7s %5s %6s %6s%% %6s%% %6s%% %7s %7s %4s\n' "$key" "$(sf "$k" 1)" "$(sf "$k" 2)" \
+        printf '  %-7s %4s %7s %8s %8s %7s %7s %5s %6s %6s%% %5s%% %4s%% %5s%% %7s %7s %4s\n' "$key" "$(sf "$k" 1)" "$(sf "$k" 2)" \
             "$([[ $load == proxy ]] && sf "$k" 3 || sf "$k" 7)" "$(sf "$k" 12)" "$(sf "$k" 13)" "$(sf "$k" 20)" \
-            "$(( $(sf "$k" 5) + $(sf "$k" 9) ))" "$avg" "$(sf "$k" 14)" "$(sf "$k" 19)" "$(sf "$k" 15)" \
+            "$(( $(sf "$k" 5) + $(sf "$k" 9) ))" "$avg" "$(sf "$k" 14)" "$(sf "$k" 19)" "$(sf "$k" 21)" "$(sf "$k" 15)" \
             "$(sf "$k" 16)" "$(sf "$k" 17)" \
             "$([[ $(sf "$k" 18) == 1 ]] && echo ok || echo FAIL)"
     done
 }
 
-summary_row() { # load server -> "best answers_at_best peak_answers peak_rate peak_loss peak_cpu"
+summary_row() { # load server -> "best answers_at_best us_per_answer peak_answers peak_rate peak_loss peak_cpu"
     local load=$1 srv=$2 b=${BEST[$1,$2]:-none} key v
-    local ab=- pk=- pr=- pl=- pc=-
-    [[ $b != none ]] && ab=$(sf "$load,$srv,$b" 12)
+    local ab=- pk=- pr=- pl=- pc=- us=-
+    if [[ $b != none ]]; then
+        ab=$(sf "$load,$srv,$b" 12)
+        # server CPU time per answer at the best rate, in microseconds
+        us=$(awk -v c="$(sf "$load,$srv,$b" 14)" -v a="$ab" 'BEGIN {if (a > 0) printf "%.1f", c * 10000 / a; else print "-"}')
+    fi
     for key in ${ORDER[$load,$srv]:-}; do
         v=$(sf "$load,$srv,$key" 12)
         if [[ $pk == - ]] || [[ $v -gt $pk ]]; then
             pk=$v; pr=$key; pl=$(sf "$load,$srv,$key" 13); pc=$(sf "$load,$srv,$key" 14)
         fi
     done
-    echo "$b $ab $pk $pr $pl $pc"
+    echo "$b $ab $us $pk $pr $pl $pc"
 }
 
 report_load() {
@@ -775,23 +804,26 @@ report_load() {
     echo
     echo "$title"
     echo
-    printf '%-9s %12s %13s %13s %10s %8s %8s   %s\n' "server" "best rate/s" "$unit there" "peak $unit" "at rate/s" "lost %" "srv CPU" "remark"
-    printf '%-9s %12s %13s %13s %10s %8s %8s   %s\n' "------" "-----------" "------------" "-------------" "---------" "------" "-------" "------"
+    printf '%-9s %11s %13s %9s %13s %9s %7s %8s   %s\n' "server" "best rate/s" "$unit there" "CPU us/a" "peak $unit" "at rate/s" "lost %" "srv CPU" "remark"
+    printf '%-9s %11s %13s %9s %13s %9s %7s %8s   %s\n' "------" "-----------" "------------" "--------" "-------------" "---------" "------" "-------" "------"
     declare -A sum
     for srv in $list; do
-        local b ab pk pr pl pc
-        read -r b ab pk pr pl pc <<<"$(summary_row "$load" "$srv")"
-        sum[$srv,best]=$ab; sum[$srv,max]=$pk
-        printf '%-9s %12s %13s %13s %10s %8s %7s%%   %s\n' "$srv" "$b" "$ab" "$pk" "$pr" "$pl" "$pc" "${NOTE[$load,$srv]:-}"
+        local b ab us pk pr pl pc
+        read -r b ab us pk pr pl pc <<<"$(summary_row "$load" "$srv")"
+        sum[$srv,best]=$ab; sum[$srv,max]=$pk; sum[$srv,us]=$us
+        printf '%-9s %11s %13s %9s %13s %9s %7s %7s%%   %s\n' "$srv" "$b" "$ab" "$us" "$pk" "$pr" "$pl" "$pc" "${NOTE[$load,$srv]:-}"
     done
     if has bootherd; then
         local other
         for other in $list; do
             [[ $other == bootherd ]] && continue
             echo "bootherd/$other: $(ratio "${sum[bootherd,best]:-}" "${sum[$other,best]:-}")x at the best loss-free rate," \
-                "$(ratio "${sum[bootherd,max]:-}" "${sum[$other,max]:-}")x at the peak"
+                "$(ratio "${sum[bootherd,max]:-}" "${sum[$other,max]:-}")x at the peak," \
+                "server CPU per answer $other/bootherd $(ratio "${sum[$other,us]:-}" "${sum[bootherd,us]:-}") (above 1: bootherd is cheaper)"
         done
     fi
+    echo "(CPU us/a = the server's CPU time per answer at its best rate; peak = most answers/s in"
+    echo "any step, whatever was lost there)"
     if [[ $load == proxy ]]; then
         echo "target: bootherd >= 5x dnsmasq's rate, and no lost answers at the rate dnsmasq sustains"
         if has bootherd && has dnsmasq; then
@@ -820,7 +852,8 @@ report_load() {
     echo "every step (lost % = unanswered of the DISCOVERs sent; srv l.% = the same less the answers"
     echo "perfdhcp's own socket dropped (cli buf), the figure a step passes on; dups = addresses perfdhcp -u saw"
     echo "offered to two clients; CPU in % of one core over the step: srv = the server's processes,"
-    echo "pd = perfdhcp, other = the rest of the machine (other work on a shared machine); srv/cli buf"
+    echo "pd = perfdhcp, irq = (soft)interrupts, mostly the packets themselves, other = the rest of"
+    echo "the machine (other work on a shared machine, when high the step was rerun); srv/cli buf"
     echo "= UDP RcvbufErrors in the server / client namespace during the step):"
     for srv in $list; do
         echo " $srv"
