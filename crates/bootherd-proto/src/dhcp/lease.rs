@@ -128,6 +128,33 @@ impl Leases {
         }
     }
 
+    /// The lowest address in `first..=last` that has no record and passes `ok`,
+    /// stepping over recorded addresses through the ordered index instead of
+    /// looking each one up.
+    pub fn first_unrecorded(
+        &self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        mut ok: impl FnMut(Ipv4Addr) -> bool,
+    ) -> Option<Ipv4Addr> {
+        let (mut ip, last) = (u32::from(first), u32::from(last));
+        let mut recorded = self
+            .by_ip
+            .range(first..=Ipv4Addr::from(last))
+            .map(|(a, _)| u32::from(*a))
+            .peekable();
+        while ip <= last {
+            while recorded.next_if(|&r| r < ip).is_some() {}
+            if recorded.peek() == Some(&ip) {
+                recorded.next();
+            } else if ok(Ipv4Addr::from(ip)) {
+                return Some(Ipv4Addr::from(ip));
+            }
+            ip = ip.checked_add(1)?;
+        }
+        None
+    }
+
     /// The record of address `ip`.
     pub fn get_by_ip(&self, ip: Ipv4Addr) -> Option<&Lease> {
         self.by_ip.get(&ip)

@@ -601,6 +601,9 @@ impl<'a> Server<'a> {
         }
         // Never used first, lowest address first; then the free record
         // that ended longest ago, so that recent clients find theirs again.
+        if let Some(ip) = self.leases.first_unrecorded(pool.first, pool.last, usable) {
+            return Ok((ip, true));
+        }
         let mut reused: Option<&Lease> = None;
         for ip in (u32::from(pool.first)..=u32::from(pool.last)).map(Ipv4Addr::from) {
             if !usable(ip) {

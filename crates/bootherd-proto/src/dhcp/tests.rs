@@ -1669,3 +1669,37 @@ fn random_clients_never_share_an_address() {
         }
     }
 }
+
+#[test]
+fn first_unrecorded_steps_over_records_and_refusals() {
+    let ip = |n: u8| Ipv4Addr::new(10, 0, 0, n);
+    let lease = |n: u8| Lease {
+        ip: ip(n),
+        mac: [2, 0, 0, 0, 0, n],
+        client_id: None,
+        hostname: None,
+        state: LeaseState::Bound,
+        starts: 0,
+        ends: 100,
+    };
+    let table: Leases = [10, 11, 12, 14, 20].into_iter().map(lease).collect();
+    assert_eq!(
+        table.first_unrecorded(ip(10), ip(20), |_| true),
+        Some(ip(13))
+    );
+    assert_eq!(
+        table.first_unrecorded(ip(10), ip(20), |a| a != ip(13)),
+        Some(ip(15))
+    );
+    assert_eq!(table.first_unrecorded(ip(5), ip(20), |_| true), Some(ip(5)));
+    assert_eq!(table.first_unrecorded(ip(10), ip(12), |_| true), None);
+    assert_eq!(table.first_unrecorded(ip(20), ip(20), |_| true), None);
+    assert_eq!(
+        table.first_unrecorded(
+            Ipv4Addr::new(255, 255, 255, 255),
+            Ipv4Addr::new(255, 255, 255, 255),
+            |_| true
+        ),
+        Some(Ipv4Addr::new(255, 255, 255, 255))
+    );
+}
