@@ -14,7 +14,7 @@ use bootherd_proto::dhcp::{
     Reservation, ServerConfig, Subnet,
 };
 use bootherd_proto::proxy::Destination;
-use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, CLIENT_PORT};
+use bootherd_proto::wire::dhcp::{DhcpPacket, CLIENT_PORT};
 use tracing::{debug, info, warn};
 
 use arc_swap::ArcSwap;
@@ -233,25 +233,15 @@ impl DhcpServer {
                     packet.yiaddr,
                     mac_of(&packet)
                 );
-                // An OFFER grants nothing (U-Boot takes the first one it gets, so it
-                // must not wait for a disk write); only an ACK waits for its lease.
-                let wait = match packet.message_type() {
-                    Some(MessageType::Offer) => {
-                        if let Some(durable) = durable {
-                            tokio::spawn(async move {
-                                if let Err(err) = durable.await {
-                                    warn!(%err, "dhcp: offer not stored");
-                                }
-                            });
-                        }
-                        None
+                // Offers wait for the disk too: after a crash, an address offered
+                // before it must not be offered to a second client (the lease
+                // database is warmed up at start, so this costs one group fsync).
+                // A reply with no lease change (a repeat) leaves at once.
+                match durable {
+                    None => send_now_or_later(socket, packet, dest, rx),
+                    wait => {
+                        tokio::spawn(send_when_durable(socket, packet, dest, rx, wait));
                     }
-                    _ => durable,
-                };
-                if wait.is_none() {
-                    send_now_or_later(socket, packet, dest, rx);
-                } else {
-                    tokio::spawn(send_when_durable(socket, packet, dest, rx, wait));
                 }
             }
             Action::Nak {

@@ -83,6 +83,8 @@ impl SqliteStore {
         )
         .execute(&pool)
         .await?;
+        // One empty commit now, so the WAL exists before the first lease needs it.
+        pool.begin().await?.commit().await?;
         Ok(SqliteStore { pool })
     }
 
