@@ -106,7 +106,7 @@ if [[ $QUICK -eq 1 ]]; then
     RETRIES=1
 else
     PROXY_RATES="1000 2000 5000 10000 15000 20000 25000 30000 40000 50000"
-    DORA_RATES="100 250 500 750 1000 2000 3000 5000 7500 10000 12000"
+    DORA_RATES="100 250 500 750 1000 2000 3000 5000 7500 10000 12000 15000 20000"
     BISECT=2
     SOAK=40
 fi
@@ -135,6 +135,7 @@ die() { log "error: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, port 67)"
 
 # ---------------------------------------------------------------- state and cleanup
+TREE_DESC='?'
 TAG=bhdhcp-$$
 NS_S=$TAG-srv
 NS_C=$TAG-cli
@@ -260,6 +261,7 @@ install_deps() {
                 || die "cargo build --release -p bootherd failed"
         fi
         [[ -x $BIN ]] || die "$BIN is missing"
+        TREE_DESC=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
     fi
 }
 
@@ -300,6 +302,12 @@ setup_data() {
     chmod 755 "$DATA" "$DBDIR"
     mkdir -p "$DATA/root" "$DATA/log" "$DATA/out" "$DATA/conf"
     chmod 755 "$DATA/root"
+    # Run a copy: the tree may be rebuilt by someone else while the benchmark runs.
+    if has bootherd; then
+        mkdir -p "$DATA/bin"
+        cp "$BIN" "$DATA/bin/bootherd"
+        BIN=$DATA/bin/bootherd
+    fi
     # The proxy offers undionly.kpxe to BIOS PXE clients only when the file exists.
     head -c 4096 /dev/zero >"$DATA/root/undionly.kpxe"
     chmod 644 "$DATA/root/undionly.kpxe"
@@ -747,7 +755,7 @@ report_header() {
     else
         echo "not pinned: perfdhcp (2 threads) and the server share both cores"
     fi
-    has bootherd && echo "bootherd: $("$BIN" --version 2>/dev/null || echo '?'), tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
+    has bootherd && echo "bootherd: $("$BIN" --version 2>/dev/null || echo '?'), built from tree $TREE_DESC"
     has dnsmasq && echo "dnsmasq: $("$DNSMASQ" --version 2>/dev/null | head -1)"
     has kea && [[ $ONLY != proxy ]] && echo "kea-dhcp4: $("$KEA" -v 2>/dev/null | head -1) (memfile, Debian's default single thread)"
     echo "perfdhcp: $("$PERFDHCP" -v 2>/dev/null | head -1); lease databases on $DB_FS"
@@ -873,6 +881,7 @@ report_commands() {
             echo "   $srv: $(server_cmd "$srv" "$load")"
         done
     done
+    has bootherd && echo " (bootherd = a copy of $REPO/target/release/bootherd taken at the start, tree $TREE_DESC)"
     echo " bootherd DHCP configuration:"
     sed 's/^/   /' "$DATA/conf/bootherd-dhcp.toml"
     if has kea && [[ $ONLY != proxy ]]; then
