@@ -270,7 +270,7 @@ impl DhcpServer {
                 if probes >= MAX_PROBES {
                     warn!(
                         mac = %format_mac(&probe.mac),
-                        "dhcp: no reply: {MAX_PROBES} candidate addresses in a row answered ICMP echo; is a router answering for the whole subnet?"
+                        "dhcp: no reply: gave up after {MAX_PROBES} candidate addresses in a row (each found in use, or taken meanwhile by another client); is a router answering ICMP for the whole subnet?"
                     );
                     return;
                 }
