@@ -5,6 +5,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,7 @@ use bootherd_proto::dhcp::{
     Reservation, ServerConfig, Subnet,
 };
 use bootherd_proto::proxy::Destination;
-use bootherd_proto::wire::dhcp::{DhcpPacket, CLIENT_PORT};
+use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, CLIENT_PORT};
 use tracing::{debug, info, warn};
 
 use arc_swap::ArcSwap;
@@ -35,6 +36,12 @@ const PRECHECKED_PER_POOL: usize = 4;
 const PRECHECK_VALID: Duration = Duration::from_secs(30);
 /// How often the ahead-of-time checks run.
 const PRECHECK_EVERY: Duration = Duration::from_secs(10);
+/// Requests waiting for the disk past which new DISCOVERs are dropped. A commit
+/// takes a fsync (well under a millisecond on an SSD, ~10 ms on a slow disk), so
+/// this is a backlog no client would wait for.
+const SHED_DISCOVER: usize = 4096;
+/// Requests waiting for the disk past which every request is dropped.
+const SHED_ALL: usize = 16384;
 
 /// The running DHCP server.
 pub struct DhcpServer {
@@ -48,6 +55,12 @@ pub struct DhcpServer {
     checked_free: Mutex<std::collections::HashMap<Ipv4Addr, std::time::Instant>>,
     committer: GroupCommitter,
     ping_timeout: Option<Duration>,
+    /// Where ICMP checks run; requests themselves may arrive on any thread.
+    runtime: tokio::runtime::Handle,
+    /// Requests dropped because the lease database was behind.
+    shed: AtomicU64,
+    /// When (Unix seconds) the last warning about dropped requests was logged.
+    shed_warned: AtomicU64,
 }
 
 fn parse_subnet(text: &str) -> Option<Subnet> {
@@ -128,6 +141,7 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
         },
         offer_hold_secs: cfg.offer_hold_secs,
         decline_hold_secs: cfg.decline_hold_secs,
+        probe_new_addresses: cfg.ping_check,
     };
     config.check().map_err(|e| format!("dhcp: {e}"))?;
     Ok(config)
@@ -163,6 +177,9 @@ impl DhcpServer {
             checked_free: Mutex::new(Default::default()),
             committer: GroupCommitter::spawn(store),
             ping_timeout,
+            runtime: tokio::runtime::Handle::current(),
+            shed: AtomicU64::new(0),
+            shed_warned: AtomicU64::new(0),
         });
         // Before answering anyone: a new client's first offer then needs no wait.
         server.precheck().await;
@@ -179,122 +196,190 @@ impl DhcpServer {
         core::owns(&self.config.load(), packet)
     }
 
-    /// Handles one owned request: decides under the table lock, queues the lease
-    /// changes for durability in that same order, and sends once they are on disk.
+    /// Handles one owned request; callable from any thread. Decides under the table
+    /// lock and queues the lease changes for the disk in that same order, with the
+    /// reply attached: the committer sends it once they are on disk. When the disk
+    /// falls behind, new DISCOVERs are shed first (a client retries; an offer that
+    /// arrives seconds late is useless), then every request.
     pub fn handle(self: &Arc<Self>, socket: &Arc<PacketSocket>, packet: &DhcpPacket, rx: Received) {
+        let queued = self.committer.queued();
+        let discover = packet.message_type() == Some(MessageType::Discover);
+        if queued >= SHED_ALL || (discover && queued >= SHED_DISCOVER) {
+            self.shed(queued);
+            return;
+        }
         let arrival = Arrival { local: rx.local };
-        let (action, durable, _) = self
-            .decide(|config, leases| core::handle(config, leases, &arrival, packet, unix_now()));
-        self.perform(socket.clone(), action, durable, rx, 0);
+        let now = unix_now();
+        let probe = self.decide(socket, &rx, |config, leases| {
+            core::handle(config, leases, &arrival, packet, now)
+        });
+        if let Some(probe) = probe {
+            self.resolve_probe(socket.clone(), probe, rx, 0);
+        }
+    }
+
+    /// Counts a request dropped because the disk is behind; warns at most every
+    /// ten seconds.
+    fn shed(&self, queued: usize) {
+        let dropped = self.shed.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = unix_now();
+        let last = self.shed_warned.load(Ordering::Relaxed);
+        if now >= last + 10
+            && self
+                .shed_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            warn!(
+                queued,
+                dropped_so_far = dropped,
+                "dhcp: lease database behind; dropping new requests until it catches up"
+            );
+        }
     }
 
     /// Decides with the core and applies its lease changes under ONE hold of the
     /// table lock, so two requests can never both pick the same free address, and
-    /// queues the changes for the disk in that same order.
+    /// queues the changes for the disk in that same order, with the reply to send
+    /// once they are durable (a reply without changes leaves at once). Offers wait
+    /// for the disk too: after a crash, an address offered before it must not be
+    /// offered to a second client. Returns the probe to make, if the core asks for
+    /// one.
     fn decide(
         &self,
+        socket: &Arc<PacketSocket>,
+        rx: &Received,
         core: impl FnOnce(&ServerConfig, &Leases) -> Outcome,
-    ) -> (
-        Action,
-        Option<crate::leases::Durable>,
-        Vec<core::LeaseChange>,
-    ) {
+    ) -> Option<Probe> {
         let config = self.config.load();
         let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
         let Outcome { changes, action } = core(&config, &leases);
-        if changes.is_empty() {
-            return (action, None, changes);
-        }
         for change in &changes {
             leases.apply(change);
         }
-        let durable = self.committer.submit(changes.clone());
-        (action, Some(durable), changes)
-    }
-
-    fn perform(
-        self: &Arc<Self>,
-        socket: Arc<PacketSocket>,
-        action: Action,
-        durable: Option<crate::leases::Durable>,
-        rx: Received,
-        probes: u8,
-    ) {
-        match action {
+        let conflict = changes.iter().find_map(|c| match c {
+            core::LeaseChange::Upsert(l) if l.is_conflict() => Some(l.ip),
+            _ => None,
+        });
+        let (reply, probe, said) = match action {
             Action::Reply { packet, dest } => {
-                let what = match packet.message_type() {
-                    Some(t) => format!("{t:?}").to_lowercase(),
-                    None => "reply".into(),
+                let said = Said::Reply {
+                    kind: packet.message_type(),
+                    ip: packet.yiaddr,
+                    mac: packet.mac(),
                 };
-                info!(
-                    mac = %mac_of(&packet),
-                    ip = %packet.yiaddr,
-                    "dhcp: {what} {} to {}",
-                    packet.yiaddr,
-                    mac_of(&packet)
-                );
-                // Offers wait for the disk too: after a crash, an address offered
-                // before it must not be offered to a second client (the lease
-                // database is warmed up at start, so this costs one group fsync).
-                // A reply with no lease change (a repeat) leaves at once.
-                match durable {
-                    None => send_now_or_later(socket, packet, dest, rx),
-                    wait => {
-                        tokio::spawn(send_when_durable(socket, packet, dest, rx, wait));
-                    }
-                }
+                (Some(Outgoing::new(socket, packet, dest, rx)), None, said)
             }
             Action::Nak {
                 packet,
                 dest,
                 reason,
             } => {
-                info!(mac = %mac_of(&packet), "dhcp: nak: {reason}");
-                tokio::spawn(send_when_durable(socket, packet, dest, rx, durable));
+                let said = Said::Nak {
+                    mac: packet.mac(),
+                    reason,
+                };
+                (Some(Outgoing::new(socket, packet, dest, rx)), None, said)
             }
-            Action::NoReply(reason) => {
-                if reason.needs_attention() {
-                    warn!("dhcp: no reply: {reason}");
-                } else {
-                    info!("dhcp: no reply: {reason}");
-                }
-                if let Some(durable) = durable {
-                    tokio::spawn(async move {
-                        if let Err(err) = durable.await {
-                            warn!(%err, "dhcp: lease change not stored");
+            Action::Probe(probe) => (None, Some(probe), Said::Nothing),
+            Action::NoReply(reason) => (None, None, Said::NoReply(reason)),
+        };
+        if changes.is_empty() {
+            drop(leases);
+            if let Some(reply) = reply {
+                reply.send();
+            }
+        } else {
+            let then: crate::leases::Then = match reply {
+                Some(reply) => Box::new(move |stored| match stored {
+                    Ok(()) => reply.send(),
+                    Err(err) => warn!(%err, "dhcp: lease not stored, so the reply is not sent"),
+                }),
+                None => Box::new(|stored| {
+                    if let Err(err) = stored {
+                        warn!(%err, "dhcp: lease change not stored");
+                    }
+                }),
+            };
+            self.committer.submit_then(changes, then);
+            drop(leases);
+        }
+        if let Some(ip) = conflict {
+            warn!(%ip, "dhcp: address answers ICMP echo: someone uses it without a lease from us; holding it out");
+        }
+        said.log();
+        probe
+    }
+
+    /// Finds out whether the probed address is free and resumes the DISCOVER: at
+    /// once when no check is to be made or an ahead-of-time check found it free,
+    /// else after an ICMP echo on the runtime.
+    fn resolve_probe(
+        self: &Arc<Self>,
+        socket: Arc<PacketSocket>,
+        mut probe: Probe,
+        rx: Received,
+        mut probes: u8,
+    ) {
+        loop {
+            if probes >= MAX_PROBES {
+                warn!(
+                    mac = %format_mac(&probe.mac),
+                    "dhcp: no reply: gave up after {MAX_PROBES} candidate addresses in a row (each found in use, or taken meanwhile by another client); is a router answering ICMP for the whole subnet?"
+                );
+                return;
+            }
+            let wait = match self.ping_timeout {
+                Some(wait) if !self.recently_checked_free(probe.ip) => wait,
+                _ => {
+                    debug!(ip = %probe.ip, "dhcp: address known free");
+                    let now = unix_now();
+                    match self.decide(&socket, &rx, |config, leases| {
+                        core::probe_result(config, leases, &probe, false, now)
+                    }) {
+                        Some(next) => {
+                            probe = next;
+                            probes += 1;
+                            continue;
                         }
-                    });
+                        None => return,
+                    }
                 }
+            };
+            let key = (probe.mac, probe.ip);
+            let fresh = self
+                .probing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
+            if !fresh {
+                debug!(ip = %probe.ip, mac = %format_mac(&probe.mac), "dhcp: already checking this address for this client");
+                return;
             }
-            Action::Probe(probe) => {
-                if probes >= MAX_PROBES {
-                    warn!(
-                        mac = %format_mac(&probe.mac),
-                        "dhcp: no reply: gave up after {MAX_PROBES} candidate addresses in a row (each found in use, or taken meanwhile by another client); is a router answering ICMP for the whole subnet?"
-                    );
-                    return;
-                }
-                let key = (probe.mac, probe.ip);
-                let fresh = self
+            let server = self.clone();
+            self.runtime.spawn(async move {
+                let in_use = match net::icmp_in_use(probe.ip, wait).await {
+                    Ok(in_use) => in_use,
+                    Err(err) => {
+                        warn!(%err, ip = %probe.ip, "dhcp: cannot check the address with ICMP echo; offering it unchecked");
+                        false
+                    }
+                };
+                server
                     .probing
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(key);
-                if !fresh {
-                    debug!(ip = %probe.ip, mac = %format_mac(&probe.mac), "dhcp: already checking this address for this client");
-                    return;
-                }
-                let server = self.clone();
-                tokio::spawn(async move {
-                    if let Some(durable) = durable {
-                        if let Err(err) = durable.await {
-                            warn!(%err, "dhcp: lease change not stored; dropping the request");
-                            return;
-                        }
-                    }
-                    server.probe(socket, probe, rx, probes).await;
+                    .remove(&key);
+                debug!(ip = %probe.ip, in_use, "dhcp: address checked");
+                let now = unix_now();
+                let next = server.decide(&socket, &rx, |config, leases| {
+                    core::probe_result(config, leases, &probe, in_use, now)
                 });
-            }
+                if let Some(next) = next {
+                    server.resolve_probe(socket, next, rx, probes + 1);
+                }
+            });
+            return;
         }
     }
 
@@ -361,44 +446,6 @@ impl DhcpServer {
             .is_some_and(|at| at.elapsed() < PRECHECK_VALID)
     }
 
-    async fn probe(
-        self: Arc<Self>,
-        socket: Arc<PacketSocket>,
-        probe: Probe,
-        rx: Received,
-        probes: u8,
-    ) {
-        let in_use = match self.ping_timeout {
-            None => false,
-            Some(_) if self.recently_checked_free(probe.ip) => false,
-            Some(wait) => match net::icmp_in_use(probe.ip, wait).await {
-                Ok(in_use) => in_use,
-                Err(err) => {
-                    warn!(%err, ip = %probe.ip, "dhcp: cannot check the address with ICMP echo; offering it unchecked");
-                    false
-                }
-            },
-        };
-        let (action, durable, changes) = self.decide(|config, leases| {
-            core::probe_result(config, leases, &probe, in_use, unix_now())
-        });
-        self.probing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(probe.mac, probe.ip));
-        // The core decides whether an answer means a conflict: one from a client that
-        // has taken the address meanwhile does not.
-        let conflict = changes.iter().any(
-            |c| matches!(c, core::LeaseChange::Upsert(l) if l.is_conflict() && l.ip == probe.ip),
-        );
-        if conflict {
-            warn!(ip = %probe.ip, "dhcp: address answers ICMP echo: someone uses it without a lease from us; holding it out");
-        } else {
-            debug!(ip = %probe.ip, in_use, "dhcp: address checked");
-        }
-        self.perform(socket, action, durable, rx, probes + 1);
-    }
-
     /// A snapshot of the lease table.
     pub fn leases(&self) -> Vec<core::Lease> {
         let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
@@ -406,53 +453,115 @@ impl DhcpServer {
     }
 }
 
-fn mac_of(packet: &DhcpPacket) -> String {
-    packet.mac().map(|m| format_mac(&m)).unwrap_or_default()
+/// What a decision says in the log, written after the table lock is let go.
+enum Said {
+    Reply {
+        kind: Option<MessageType>,
+        ip: Ipv4Addr,
+        mac: Option<[u8; 6]>,
+    },
+    Nak {
+        mac: Option<[u8; 6]>,
+        reason: core::Reason,
+    },
+    NoReply(core::Reason),
+    Nothing,
 }
 
-fn destination(dest: Destination, rx: &Received) -> (SocketAddrV4, u32) {
-    match dest {
-        Destination::Relay(a) | Destination::Unicast(a) => (a, 0),
-        Destination::Broadcast => (
-            SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
-            rx.ifindex,
-        ),
-    }
-}
-
-/// Sends at once from this thread when the socket takes it, else from a task.
-fn send_now_or_later(
-    socket: Arc<PacketSocket>,
-    packet: DhcpPacket,
-    dest: Destination,
-    rx: Received,
-) {
-    let (to, ifindex) = destination(dest, &rx);
-    match socket.try_send(&packet.emit(), to, ifindex, rx.local) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-            tokio::spawn(send_when_durable(socket, packet, dest, rx, None));
-        }
-        Err(err) => warn!(dest = %to, %err, "dhcp: cannot send reply"),
-    }
-}
-
-async fn send_when_durable(
-    socket: Arc<PacketSocket>,
-    packet: DhcpPacket,
-    dest: Destination,
-    rx: Received,
-    durable: Option<crate::leases::Durable>,
-) {
-    if let Some(durable) = durable {
-        if let Err(err) = durable.await {
-            warn!(%err, "dhcp: lease not stored, so the reply is not sent");
-            return;
+impl Said {
+    fn log(self) {
+        let mac = |m: Option<[u8; 6]>| m.map(|m| format_mac(&m)).unwrap_or_default();
+        match self {
+            Said::Reply { kind, ip, mac: m } => {
+                info!(mac = %mac(m), %ip, "dhcp: {} {ip} to {}", TypeName(kind), mac(m));
+            }
+            Said::Nak { mac: m, reason } => info!(mac = %mac(m), "dhcp: nak: {reason}"),
+            Said::NoReply(reason) if reason.needs_attention() => {
+                warn!("dhcp: no reply: {reason}");
+            }
+            Said::NoReply(reason) => info!("dhcp: no reply: {reason}"),
+            Said::Nothing => {}
         }
     }
-    let (dest, ifindex) = destination(dest, &rx);
-    if let Err(err) = socket.send(&packet.emit(), dest, ifindex, rx.local).await {
-        warn!(%dest, %err, "dhcp: cannot send reply");
+}
+
+/// A message type in lower case, for the log (formatted only if logged).
+struct TypeName(Option<MessageType>);
+
+impl std::fmt::Display for TypeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(MessageType::Offer) => f.write_str("offer"),
+            Some(MessageType::Ack) => f.write_str("ack"),
+            Some(MessageType::Nak) => f.write_str("nak"),
+            Some(other) => write!(f, "{}", format!("{other:?}").to_lowercase()),
+            None => f.write_str("reply"),
+        }
+    }
+}
+
+/// A reply and where it goes, sent from whichever thread finds it ready.
+struct Outgoing {
+    socket: Arc<PacketSocket>,
+    packet: DhcpPacket,
+    to: SocketAddrV4,
+    ifindex: u32,
+    local: Ipv4Addr,
+}
+
+impl Outgoing {
+    fn new(
+        socket: &Arc<PacketSocket>,
+        packet: DhcpPacket,
+        dest: Destination,
+        rx: &Received,
+    ) -> Self {
+        // Broadcasts leave through the interface the request came in on; unicasts
+        // (relays, renewing clients) follow the routing table but keep our source.
+        let (to, ifindex) = match dest {
+            Destination::Relay(a) | Destination::Unicast(a) => (a, 0),
+            Destination::Broadcast => (
+                SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+                rx.ifindex,
+            ),
+        };
+        Outgoing {
+            socket: socket.clone(),
+            packet,
+            to,
+            ifindex,
+            local: rx.local,
+        }
+    }
+
+    /// Sends without waiting; if the socket's buffer is full, from a task when
+    /// there is a runtime to run it, else the reply is dropped (the client
+    /// retransmits).
+    fn send(self) {
+        let bytes = self.packet.emit();
+        match self
+            .socket
+            .try_send(&bytes, self.to, self.ifindex, self.local)
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(async move {
+                            if let Err(err) = self
+                                .socket
+                                .send(&bytes, self.to, self.ifindex, self.local)
+                                .await
+                            {
+                                warn!(dest = %self.to, %err, "dhcp: cannot send reply");
+                            }
+                        });
+                    }
+                    Err(_) => debug!(dest = %self.to, "dhcp: send buffer full; reply dropped"),
+                }
+            }
+            Err(err) => warn!(dest = %self.to, %err, "dhcp: cannot send reply"),
+        }
     }
 }
 

@@ -5,19 +5,26 @@
 //! leaves. The committer batches every change queued while the previous commit was
 //! running into one transaction, so durability costs one fsync per batch, not per lease.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bootherd_proto::dhcp::{Lease, LeaseChange, LeaseState};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, Row};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::error;
 
-/// Most changes written in one transaction.
+/// Most requests whose changes are written in one transaction.
 const MAX_BATCH: usize = 4096;
+/// Most rows in one multi-row statement; a batch's rows go in chunks of a power
+/// of two up to this (the last row repeated to fill a chunk), so only a few
+/// distinct statements are ever prepared and all stay in the statement cache.
+const MAX_ROWS: usize = 512;
 
 /// A lease store failure.
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +57,12 @@ pub trait LeaseStore: Send + Sync + 'static {
         -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// SQLite lease store: one file, WAL journal, `synchronous = FULL`.
+/// SQLite lease store: one file, WAL journal, `synchronous = FULL`. One
+/// connection, owned by the store: SQLite has one writer anyway, and readers
+/// (`bootherd leases`) open their own.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    conn: Arc<Mutex<SqliteConnection>>,
 }
 
 impl SqliteStore {
@@ -64,12 +73,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full);
-        // One connection: SQLite has one writer anyway, and readers (`bootherd leases`)
-        // open their own.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let mut conn = SqliteConnection::connect_with(&options).await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS leases (
                 ip TEXT PRIMARY KEY NOT NULL,
@@ -81,11 +85,13 @@ impl SqliteStore {
                 ends INTEGER NOT NULL
             )",
         )
-        .execute(&pool)
+        .execute(&mut conn)
         .await?;
         // One empty commit now, so the WAL exists before the first lease needs it.
-        pool.begin().await?.commit().await?;
-        Ok(SqliteStore { pool })
+        conn.begin().await?.commit().await?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Opens an existing database for reading only (for `bootherd leases`).
@@ -93,12 +99,98 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .read_only(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
-        Ok(SqliteStore { pool })
+        let conn = SqliteConnection::connect_with(&options).await?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
+}
+
+/// The statement that writes `rows` records (a power of two), cached per size.
+fn upsert_sql(rows: usize) -> &'static str {
+    static CACHE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        let mut all = Vec::new();
+        let mut n = 1;
+        while n <= MAX_ROWS {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+            all.push(format!(
+                "INSERT INTO leases (ip, mac, client_id, hostname, state, starts, ends)
+                 VALUES {values}
+                 ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac,
+                   client_id = excluded.client_id, hostname = excluded.hostname,
+                   state = excluded.state, starts = excluded.starts, ends = excluded.ends"
+            ));
+            n *= 2;
+        }
+        all
+    });
+    &cache[rows.trailing_zeros() as usize]
+}
+
+/// The statement that deletes `rows` addresses (a power of two), cached per size.
+fn delete_sql(rows: usize) -> &'static str {
+    static CACHE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        let mut all = Vec::new();
+        let mut n = 1;
+        while n <= MAX_ROWS {
+            let list = vec!["?"; n].join(", ");
+            all.push(format!("DELETE FROM leases WHERE ip IN ({list})"));
+            n *= 2;
+        }
+        all
+    });
+    &cache[rows.trailing_zeros() as usize]
+}
+
+/// Splits `n` rows into chunk sizes: powers of two, at most [`MAX_ROWS`], the
+/// last rounded up (its missing rows repeat the chunk's last row).
+fn chunks(mut n: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    while n > 0 {
+        let take = n.min(MAX_ROWS);
+        out.push((take, take.next_power_of_two()));
+        n -= take;
+    }
+    out
+}
+
+/// Runs the multi-row statements for `upserts` and `removes` on `conn`.
+async fn write_rows(
+    conn: &mut SqliteConnection,
+    upserts: &[&Lease],
+    removes: &[Ipv4Addr],
+) -> Result<(), StoreError> {
+    let mut rest = upserts;
+    for (take, size) in chunks(upserts.len()) {
+        let (now, later) = rest.split_at(take);
+        rest = later;
+        let mut query = sqlx::query(upsert_sql(size));
+        for i in 0..size {
+            let l = now[i.min(take - 1)];
+            query = query
+                .bind(l.ip.to_string())
+                .bind(&l.mac[..])
+                .bind(l.client_id.as_deref())
+                .bind(l.hostname.as_deref())
+                .bind(state_name(l.state))
+                .bind(i64::try_from(l.starts).unwrap_or(i64::MAX))
+                .bind(i64::try_from(l.ends).unwrap_or(i64::MAX));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let mut rest = removes;
+    for (take, size) in chunks(removes.len()) {
+        let (now, later) = rest.split_at(take);
+        rest = later;
+        let mut query = sqlx::query(delete_sql(size));
+        for i in 0..size {
+            query = query.bind(now[i.min(take - 1)].to_string());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn state_name(state: LeaseState) -> &'static str {
@@ -122,10 +214,11 @@ fn parse_state(s: &str) -> Option<LeaseState> {
 
 impl LeaseStore for SqliteStore {
     async fn load(&self) -> Result<Vec<Lease>, StoreError> {
+        let mut conn = self.conn.lock().await;
         let rows = sqlx::query(
             "SELECT ip, mac, client_id, hostname, state, starts, ends FROM leases ORDER BY ip",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -153,54 +246,77 @@ impl LeaseStore for SqliteStore {
         Ok(out)
     }
 
+    /// Writes the final state of each address the changes touch: one multi-row
+    /// upsert (and one multi-row delete, if any) per chunk, in one transaction
+    /// when there is more than one statement, else as that statement's own.
     async fn apply(&self, changes: &[LeaseChange]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // Only the last change of each address matters once all are applied.
+        let mut last: HashMap<Ipv4Addr, Option<&Lease>> = HashMap::with_capacity(changes.len());
         for change in changes {
             match change {
-                LeaseChange::Upsert(l) => {
-                    sqlx::query(
-                        "INSERT INTO leases (ip, mac, client_id, hostname, state, starts, ends)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT(ip) DO UPDATE SET mac = ?2, client_id = ?3,
-                           hostname = ?4, state = ?5, starts = ?6, ends = ?7",
-                    )
-                    .bind(l.ip.to_string())
-                    .bind(&l.mac[..])
-                    .bind(l.client_id.as_deref())
-                    .bind(l.hostname.as_deref())
-                    .bind(state_name(l.state))
-                    .bind(i64::try_from(l.starts).unwrap_or(i64::MAX))
-                    .bind(i64::try_from(l.ends).unwrap_or(i64::MAX))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                LeaseChange::Remove(ip) => {
-                    sqlx::query("DELETE FROM leases WHERE ip = ?1")
-                        .bind(ip.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+                LeaseChange::Upsert(l) => last.insert(l.ip, Some(l)),
+                LeaseChange::Remove(ip) => last.insert(*ip, None),
+            };
         }
-        tx.commit().await?;
+        let mut upserts: Vec<&Lease> = last.values().filter_map(|l| *l).collect();
+        upserts.sort_by_key(|l| l.ip);
+        let mut removes: Vec<Ipv4Addr> = last
+            .iter()
+            .filter(|(_, l)| l.is_none())
+            .map(|(ip, _)| *ip)
+            .collect();
+        removes.sort();
+        let statements = chunks(upserts.len()).len() + chunks(removes.len()).len();
+        if statements == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn.lock().await;
+        if statements > 1 {
+            let mut tx = conn.begin().await?;
+            write_rows(&mut tx, &upserts, &removes).await?;
+            tx.commit().await?;
+        } else {
+            write_rows(&mut conn, &upserts, &removes).await?;
+        }
         Ok(())
     }
 }
 
-type Ticket = (Vec<LeaseChange>, oneshot::Sender<Result<(), String>>);
+/// What to do once a ticket's changes are durable (or failed to be).
+pub type Then = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+enum Done {
+    Notify(oneshot::Sender<Result<(), String>>),
+    Call(Then),
+}
+
+struct Ticket {
+    changes: Vec<LeaseChange>,
+    done: Done,
+}
 
 /// Funnels lease changes from many requests into batched, durable commits.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GroupCommitter {
     tx: mpsc::UnboundedSender<Ticket>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for GroupCommitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommitter")
+            .field("queued", &self.queued())
+            .finish()
+    }
 }
 
 impl GroupCommitter {
-    /// Starts the committer task over `store`.
+    /// Starts the committer task over `store`, on the current tokio runtime.
     pub fn spawn<S: LeaseStore>(store: S) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(commit_loop(store, rx));
-        GroupCommitter { tx }
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(commit_loop(store, rx, queued.clone()));
+        GroupCommitter { tx, queued }
     }
 
     /// Queues `changes` (in order, after everything queued before) and returns a
@@ -208,13 +324,42 @@ impl GroupCommitter {
     /// can queue while holding the lock that orders their changes.
     pub fn submit(&self, changes: Vec<LeaseChange>) -> Durable {
         let (done, wait) = oneshot::channel();
-        let _ = self.tx.send((changes, done));
+        self.queue(changes, Done::Notify(done));
         Durable(wait)
+    }
+
+    /// Queues `changes` like [`GroupCommitter::submit`] and runs `then` on the
+    /// committer's task once they are durable (`Ok`) or failed (`Err`), in queue
+    /// order, right after the commit: no task or wake-up per request.
+    pub fn submit_then(&self, changes: Vec<LeaseChange>, then: Then) {
+        self.queue(changes, Done::Call(then));
+    }
+
+    fn queue(&self, changes: Vec<LeaseChange>, done: Done) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::SendError(ticket)) = self.tx.send(Ticket { changes, done }) {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            finish(ticket.done, Err("lease committer stopped"));
+        }
+    }
+
+    /// Requests queued and not yet committed: how far the disk is behind.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Returns once `changes` are durable (or failed to be).
     pub async fn persist(&self, changes: Vec<LeaseChange>) -> Result<(), StoreError> {
         self.submit(changes).await
+    }
+}
+
+fn finish(done: Done, result: Result<(), &str>) {
+    match done {
+        Done::Notify(tx) => {
+            let _ = tx.send(result.map_err(str::to_owned));
+        }
+        Done::Call(then) => then(result),
     }
 }
 
@@ -242,17 +387,30 @@ impl std::future::IntoFuture for Durable {
     }
 }
 
-async fn commit_loop<S: LeaseStore>(store: S, mut rx: mpsc::UnboundedReceiver<Ticket>) {
+async fn commit_loop<S: LeaseStore>(
+    store: S,
+    mut rx: mpsc::UnboundedReceiver<Ticket>,
+    queued: Arc<AtomicUsize>,
+) {
     let mut batch: Vec<Ticket> = Vec::new();
+    let mut changes: Vec<LeaseChange> = Vec::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let changes: Vec<LeaseChange> = batch.iter().flat_map(|(c, _)| c.iter().cloned()).collect();
+        for ticket in &mut batch {
+            changes.append(&mut ticket.changes);
+        }
         let result = store.apply(&changes).await.map_err(|e| e.to_string());
         if let Err(err) = &result {
             error!(%err, leases = changes.len(), "leases: commit failed; the replies that needed it are not sent");
         }
-        for (_, done) in batch.drain(..) {
-            let _ = done.send(result.clone());
+        changes.clear();
+        let count = batch.len();
+        for ticket in batch.drain(..) {
+            finish(
+                ticket.done,
+                result.as_ref().map(|_| ()).map_err(String::as_str),
+            );
         }
+        queued.fetch_sub(count, Ordering::Relaxed);
     }
 }
 
@@ -305,13 +463,84 @@ mod tests {
         assert!(leases.iter().all(|l| l.ip != Ipv4Addr::new(10, 0, 0, 9)));
     }
 
+    /// A batch larger than one statement, padded chunks, an address written
+    /// twice and removed in one batch, removes mixed in: the database ends as
+    /// the changes applied in order would leave it.
+    #[tokio::test]
+    async fn large_batches_store_the_final_state_of_each_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leases.sqlite");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let mut changes = Vec::new();
+        let mut want = std::collections::BTreeMap::new();
+        for n in 0..1300u32 {
+            let ip = Ipv4Addr::from(0x0a01_0000 + n);
+            let lease = Lease {
+                ip,
+                mac: [2, 0, 0, 0, (n >> 8) as u8, n as u8],
+                client_id: None,
+                hostname: (n % 3 == 0).then(|| format!("h{n}")),
+                state: LeaseState::Offered,
+                starts: 1,
+                ends: 2 + u64::from(n),
+            };
+            changes.push(LeaseChange::Upsert(lease.clone()));
+            want.insert(ip, lease);
+        }
+        for n in (0..1300u32).step_by(7) {
+            let ip = Ipv4Addr::from(0x0a01_0000 + n);
+            changes.push(LeaseChange::Remove(ip));
+            want.remove(&ip);
+        }
+        for n in (0..1300u32).step_by(14) {
+            let ip = Ipv4Addr::from(0x0a01_0000 + n);
+            let lease = Lease {
+                ip,
+                mac: [2, 1, 0, 0, (n >> 8) as u8, n as u8],
+                client_id: Some(vec![1, 2, 3]),
+                hostname: None,
+                state: LeaseState::Bound,
+                starts: 5,
+                ends: 600,
+            };
+            changes.push(LeaseChange::Upsert(lease.clone()));
+            want.insert(ip, lease);
+        }
+        store.apply(&changes).await.unwrap();
+        // One more batch of three rows: padded to four in one statement.
+        let three: Vec<_> = (0..3u32)
+            .map(|n| {
+                let mut l = want[&Ipv4Addr::from(0x0a01_0001 + n)].clone();
+                l.state = LeaseState::Released;
+                want.insert(l.ip, l.clone());
+                LeaseChange::Upsert(l)
+            })
+            .collect();
+        store.apply(&three).await.unwrap();
+        let got = store.load().await.unwrap();
+        assert_eq!(got.len(), want.len());
+        for lease in got {
+            assert_eq!(Some(&lease), want.get(&lease.ip));
+        }
+    }
+
+    #[test]
+    fn chunks_are_powers_of_two() {
+        assert_eq!(chunks(0), []);
+        assert_eq!(chunks(3), [(3, 4)]);
+        assert_eq!(chunks(512), [(512, 512)]);
+        assert_eq!(chunks(1300), [(512, 512), (512, 512), (276, 512)]);
+        assert!(upsert_sql(4).matches('?').count() == 28);
+        assert!(delete_sql(8).matches('?').count() == 8);
+    }
+
     #[tokio::test]
     async fn a_bad_row_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("leases.sqlite");
         let store = SqliteStore::open(&path).await.unwrap();
         sqlx::query("INSERT INTO leases VALUES ('10.0.0.1', x'0102', NULL, NULL, 'bound', 0, 0)")
-            .execute(&store.pool)
+            .execute(&mut *store.conn.lock().await)
             .await
             .unwrap();
         let err = store.load().await.unwrap_err().to_string();

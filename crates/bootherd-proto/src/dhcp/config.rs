@@ -145,6 +145,10 @@ pub struct ServerConfig {
     /// How long an address declined by a client, or found in use by a
     /// probe, stays out of the pool, in seconds.
     pub decline_hold_secs: u64,
+    /// Whether an address is probed ([`crate::dhcp::Action::Probe`]) before
+    /// it is first offered to a client. Off when the shell has no way to
+    /// check (no ICMP): the address is then offered at once.
+    pub probe_new_addresses: bool,
 }
 
 /// What [`ServerConfig::check`] refuses.

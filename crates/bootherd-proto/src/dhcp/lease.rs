@@ -1,7 +1,7 @@
 //! The lease table: one record per address, found by address or by MAC,
 //! changed only through [`LeaseChange`]s that the shell persists first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 /// Where an address stands.
@@ -77,10 +77,30 @@ pub enum LeaseChange {
 /// The leases in memory: at most one record per address, and at most one
 /// record per MAC that is not [`LeaseState::Declined`] (the index by MAC
 /// leaves declined records out).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Two more indexes keep the address search of a DISCOVER at O(log n) however
+/// many records there are: the runs of addresses that have no record
+/// ([`Leases::first_unrecorded`]), and every record by its end time
+/// ([`Leases::ended_longest_ago`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leases {
     by_ip: BTreeMap<Ipv4Addr, Lease>,
     by_mac: HashMap<[u8; 6], Ipv4Addr>,
+    /// Maximal runs of addresses without a record: first -> last, inclusive.
+    unrecorded: BTreeMap<u32, u32>,
+    /// (ends, address) of every record.
+    by_end: BTreeSet<(u64, u32)>,
+}
+
+impl Default for Leases {
+    fn default() -> Leases {
+        Leases {
+            by_ip: BTreeMap::new(),
+            by_mac: HashMap::new(),
+            unrecorded: BTreeMap::from([(0, u32::MAX)]),
+            by_end: BTreeSet::new(),
+        }
+    }
 }
 
 impl Leases {
@@ -97,18 +117,22 @@ impl Leases {
         for lease in leases {
             by_ip.insert(lease.ip, lease);
         }
-        let mut by_mac: HashMap<[u8; 6], Ipv4Addr> = HashMap::new();
+        let mut table = Leases::new();
+        for lease in by_ip.values() {
+            table.index(lease);
+        }
         for lease in by_ip.values().filter(|l| l.state != LeaseState::Declined) {
             // `is_none_or` would need Rust 1.82; the workspace says 1.80.
-            let newer = match by_mac.get(&lease.mac) {
+            let newer = match table.by_mac.get(&lease.mac) {
                 Some(ip) => by_ip[ip].starts <= lease.starts,
                 None => true,
             };
             if newer {
-                by_mac.insert(lease.mac, lease.ip);
+                table.by_mac.insert(lease.mac, lease.ip);
             }
         }
-        Leases { by_ip, by_mac }
+        table.by_ip = by_ip;
+        table
     }
 
     /// Applies one change, as the shell does after persisting it. The
@@ -122,37 +146,62 @@ impl Leases {
                 if lease.state != LeaseState::Declined {
                     self.by_mac.insert(lease.mac, lease.ip);
                 }
+                self.index(lease);
                 self.by_ip.insert(lease.ip, lease.clone());
             }
             LeaseChange::Remove(ip) => self.remove(*ip),
         }
     }
 
-    /// The lowest address in `first..=last` that has no record and passes `ok`,
-    /// stepping over recorded addresses through the ordered index instead of
-    /// looking each one up.
+    /// The lowest address in `first..=last` that has no record and passes `ok`.
+    /// Runs of recorded addresses are stepped over whole, so the cost does not
+    /// grow with the number of records, only with the addresses `ok` refuses.
     pub fn first_unrecorded(
         &self,
         first: Ipv4Addr,
         last: Ipv4Addr,
         mut ok: impl FnMut(Ipv4Addr) -> bool,
     ) -> Option<Ipv4Addr> {
-        let (mut ip, last) = (u32::from(first), u32::from(last));
-        let mut recorded = self
-            .by_ip
-            .range(first..=Ipv4Addr::from(last))
-            .map(|(a, _)| u32::from(*a))
-            .peekable();
-        while ip <= last {
-            while recorded.next_if(|&r| r < ip).is_some() {}
-            if recorded.peek() == Some(&ip) {
-                recorded.next();
-            } else if ok(Ipv4Addr::from(ip)) {
-                return Some(Ipv4Addr::from(ip));
+        let (mut from, last) = (u32::from(first), u32::from(last));
+        while from <= last {
+            // The run holding `from`, else the next one after it.
+            let (start, end) = match self.unrecorded.range(..=from).next_back() {
+                Some((_, &end)) if end >= from => (from, end),
+                _ => {
+                    let (&start, &end) = self.unrecorded.range(from..).next()?;
+                    (start, end)
+                }
+            };
+            if start > last {
+                return None;
             }
-            ip = ip.checked_add(1)?;
+            let stop = end.min(last);
+            if let Some(ip) = (start..=stop).map(Ipv4Addr::from).find(|&ip| ok(ip)) {
+                return Some(ip);
+            }
+            from = stop.checked_add(1)?;
         }
         None
+    }
+
+    /// Among the records of `first..=last` whose time ended by `now`, the
+    /// first by end time that passes `ok`: the free address whose last
+    /// client has been gone the longest. Records still running at `now` are
+    /// not looked at (a release stamped in the future by a clock stepped
+    /// back counts from its stamp on).
+    pub fn ended_longest_ago(
+        &self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        now: u64,
+        mut ok: impl FnMut(&Lease) -> bool,
+    ) -> Option<&Lease> {
+        let range = u32::from(first)..=u32::from(last);
+        self.by_end
+            .range(..=(now, u32::MAX))
+            .filter(|(_, ip)| range.contains(ip))
+            .filter_map(|(_, ip)| self.by_ip.get(&Ipv4Addr::from(*ip)))
+            .find(|lease| ok(lease))
     }
 
     /// The record of address `ip`.
@@ -181,12 +230,50 @@ impl Leases {
         self.by_ip.is_empty()
     }
 
+    /// Adds a new record of an address that had none to the two indexes.
+    fn index(&mut self, lease: &Lease) {
+        let at = u32::from(lease.ip);
+        self.by_end.insert((lease.ends, at));
+        let Some((&start, &end)) = self.unrecorded.range(..=at).next_back() else {
+            return;
+        };
+        if end < at {
+            return; // already recorded (a duplicate in `load`)
+        }
+        self.unrecorded.remove(&start);
+        if start < at {
+            self.unrecorded.insert(start, at - 1);
+        }
+        if at < end {
+            self.unrecorded.insert(at + 1, end);
+        }
+    }
+
     fn remove(&mut self, ip: Ipv4Addr) {
-        if let Some(old) = self.by_ip.remove(&ip) {
-            if self.by_mac.get(&old.mac) == Some(&ip) {
-                self.by_mac.remove(&old.mac);
+        let Some(old) = self.by_ip.remove(&ip) else {
+            return;
+        };
+        if self.by_mac.get(&old.mac) == Some(&ip) {
+            self.by_mac.remove(&old.mac);
+        }
+        let at = u32::from(ip);
+        self.by_end.remove(&(old.ends, at));
+        // The address joins the runs on either side of it.
+        let mut start = at;
+        let mut end = at;
+        if let Some(before) = at.checked_sub(1) {
+            if let Some((&s, &e)) = self.unrecorded.range(..=before).next_back() {
+                if e == before {
+                    start = s;
+                }
             }
         }
+        if let Some(after) = at.checked_add(1) {
+            if let Some(e) = self.unrecorded.remove(&after) {
+                end = e;
+            }
+        }
+        self.unrecorded.insert(start, end);
     }
 }
 

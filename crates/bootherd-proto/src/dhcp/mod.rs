@@ -56,7 +56,11 @@
 //!
 //!   "Free" means in the range, not reserved for anyone, not the server's
 //!   or router's own address, and without a live offer or lease or a held
-//!   decline. Cases 3 to 5 are probed first. No free address: no reply,
+//!   decline. Cases 3 to 5 are probed first when
+//!   [`ServerConfig::probe_new_addresses`] is set (the shell has a way to
+//!   check), else offered at once. Both searches of case 5 cost O(log n) in
+//!   the number of records ([`Leases::first_unrecorded`],
+//!   [`Leases::ended_longest_ago`]). No free address: no reply,
 //!   [`Reason::PoolExhausted`].
 //! - **REQUEST** (section 4.3.2), by the client's state:
 //!   - SELECTING (option 54 set): naming another server, the client took
@@ -541,7 +545,7 @@ impl<'a> Server<'a> {
                 }
             }
         };
-        if probe && probed != Probed::Clear(ip) {
+        if probe && self.config.probe_new_addresses && probed != Probed::Clear(ip) {
             return Outcome {
                 changes,
                 action: Action::Probe(Probe {
@@ -604,20 +608,8 @@ impl<'a> Server<'a> {
         if let Some(ip) = self.leases.first_unrecorded(pool.first, pool.last, usable) {
             return Ok((ip, true));
         }
-        let mut reused: Option<&Lease> = None;
-        for ip in (u32::from(pool.first)..=u32::from(pool.last)).map(Ipv4Addr::from) {
-            if !usable(ip) {
-                continue;
-            }
-            match self.leases.get_by_ip(ip) {
-                None => return Ok((ip, true)),
-                Some(lease) => match reused {
-                    Some(best) if best.ends <= lease.ends => {}
-                    _ => reused = Some(lease),
-                },
-            }
-        }
-        reused
+        self.leases
+            .ended_longest_ago(pool.first, pool.last, self.now, |lease| usable(lease.ip))
             .map(|lease| (lease.ip, true))
             .ok_or(Reason::PoolExhausted {
                 subnet: pool.subnet,

@@ -68,6 +68,7 @@ fn config_with_range(first: u8, last: u8) -> ServerConfig {
         },
         offer_hold_secs: 60,
         decline_hold_secs: 600,
+        probe_new_addresses: true,
     }
 }
 
@@ -1630,6 +1631,7 @@ fn random_clients_never_share_an_address() {
         boot: BootOptions::default(),
         offer_hold_secs: 60,
         decline_hold_secs: 300,
+        probe_new_addresses: true,
     };
     assert_eq!(config.check(), Ok(()));
     for seed in [0x2545_f491_4f6c_dd1d, 0x9e37_79b9_7f4a_7c15, 7] {
@@ -1702,4 +1704,92 @@ fn first_unrecorded_steps_over_records_and_refusals() {
         ),
         Some(Ipv4Addr::new(255, 255, 255, 255))
     );
+}
+
+/// With no way to check addresses, a new client is offered the lowest free
+/// address straight away, and the next client the one after it.
+#[test]
+fn without_probing_a_discover_is_offered_at_once() {
+    let mut shell = Shell::new(ServerConfig {
+        probe_new_addresses: false,
+        ..config()
+    });
+    for (mac, want) in [(A, 100), (B, 101)] {
+        let outcome = handle(
+            &shell.config,
+            &shell.leases,
+            &shell.arrival,
+            &discover(mac),
+            shell.now,
+        );
+        let Action::Reply { packet, .. } = &outcome.action else {
+            panic!("expected an offer, got {:?}", outcome.action);
+        };
+        assert_eq!(packet.message_type(), Some(MessageType::Offer));
+        assert_eq!(packet.yiaddr, ip(want));
+        let [LeaseChange::Upsert(offered)] = &outcome.changes[..] else {
+            panic!("expected one upsert, got {:?}", outcome.changes);
+        };
+        assert_eq!((offered.ip, offered.state), (ip(want), LeaseState::Offered));
+        for change in &outcome.changes {
+            shell.leases.apply(change);
+        }
+    }
+}
+
+/// The two indexes of the table agree with a plain scan of its records after
+/// any sequence of upserts and removes, including at the ends of the
+/// address space.
+#[test]
+fn lease_indexes_agree_with_a_scan() {
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
+    let bases = [0u32, 0x0a00_0000, u32::MAX - 40];
+    for base in bases {
+        let mut table = Leases::new();
+        for step in 0..4000 {
+            let at = Ipv4Addr::from(base + rng.below(41) as u32);
+            if rng.below(3) == 0 {
+                table.apply(&LeaseChange::Remove(at));
+            } else {
+                table.apply(&LeaseChange::Upsert(Lease {
+                    ip: at,
+                    mac: [2, 0, 0, 0, 0, u32::from(at) as u8],
+                    client_id: None,
+                    hostname: None,
+                    state: LeaseState::Bound,
+                    starts: 0,
+                    ends: rng.below(100),
+                }));
+            }
+            let first = base + rng.below(41) as u32;
+            let last = first.saturating_add(rng.below(41) as u32);
+            let refused = base + rng.below(41) as u32;
+            let ok = |ip: Ipv4Addr| u32::from(ip) != refused;
+            let scan = (first..=last)
+                .map(Ipv4Addr::from)
+                .find(|&ip| table.get_by_ip(ip).is_none() && ok(ip));
+            assert_eq!(
+                table.first_unrecorded(Ipv4Addr::from(first), Ipv4Addr::from(last), ok),
+                scan,
+                "step {step}, base {base:#x}"
+            );
+            let now = rng.below(100);
+            let mut ended: Vec<&Lease> = table
+                .iter()
+                .filter(|l| (first..=last).contains(&u32::from(l.ip)) && l.ends <= now)
+                .filter(|l| ok(l.ip))
+                .collect();
+            ended.sort_by_key(|l| (l.ends, l.ip));
+            assert_eq!(
+                table.ended_longest_ago(Ipv4Addr::from(first), Ipv4Addr::from(last), now, |l| ok(
+                    l.ip
+                )),
+                ended.first().copied(),
+                "step {step}, base {base:#x}"
+            );
+        }
+        // Loading the same records builds the same indexes.
+        let reloaded = Leases::load(table.iter().cloned());
+        assert_eq!(reloaded, table);
+    }
 }
