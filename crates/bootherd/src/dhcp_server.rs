@@ -419,20 +419,37 @@ impl DhcpServer {
         }
     }
 
-    /// The lowest addresses of each pool that nobody holds and nobody has reserved.
+    /// The addresses of each pool that a new client would be offered next, in
+    /// the order the core picks them: never used, lowest first, then those whose
+    /// last client has been gone longest. Nobody holds or has reserved them.
     fn free_candidates(&self) -> Vec<Ipv4Addr> {
         let config = self.config.load();
         let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
         let now = unix_now();
         let mut out = Vec::new();
         for pool in &config.pools {
-            let (first, last) = (u32::from(pool.first), u32::from(pool.last));
-            let found = (first..=last)
-                .map(Ipv4Addr::from)
-                .filter(|ip| !pool.subnet.is_network_or_broadcast(*ip))
-                .filter(|ip| config.reservation_at(*ip).is_none())
-                .filter(|ip| leases.get_by_ip(*ip).is_none_or(|l| !l.holds_address(now)))
-                .take(PRECHECKED_PER_POOL);
+            let mut found: Vec<Ipv4Addr> = Vec::new();
+            let fits = |ip: Ipv4Addr, found: &[Ipv4Addr]| {
+                !pool.subnet.is_network_or_broadcast(ip)
+                    && config.reservation_at(ip).is_none()
+                    && Some(ip) != pool.router
+                    && !found.contains(&ip)
+            };
+            while found.len() < PRECHECKED_PER_POOL {
+                match leases.first_unrecorded(pool.first, pool.last, |ip| fits(ip, &found)) {
+                    Some(ip) => found.push(ip),
+                    None => break,
+                }
+            }
+            while found.len() < PRECHECKED_PER_POOL {
+                let next = leases
+                    .ended_longest_ago(pool.first, pool.last, now, |l| fits(l.ip, &found))
+                    .map(|l| l.ip);
+                match next {
+                    Some(ip) => found.push(ip),
+                    None => break,
+                }
+            }
             out.extend(found);
         }
         out
