@@ -524,6 +524,53 @@ mod tests {
         }
     }
 
+    /// A store that holds every commit until the test lets it go.
+    struct Gate(Arc<tokio::sync::Semaphore>, Arc<std::sync::Mutex<Vec<usize>>>);
+
+    impl LeaseStore for Gate {
+        async fn load(&self) -> Result<Vec<Lease>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn apply(&self, changes: &[LeaseChange]) -> Result<(), StoreError> {
+            self.0.acquire().await.unwrap().forget();
+            self.1.lock().unwrap().push(changes.len());
+            Ok(())
+        }
+    }
+
+    /// `queued` counts what waits for the disk; callbacks run in queue order after
+    /// their batch is committed, and requests queued during a commit share the next.
+    #[tokio::test]
+    async fn the_backlog_is_counted_and_callbacks_run_in_order() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let committer = GroupCommitter::spawn(Gate(gate.clone(), batches.clone()));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for i in 0..10u8 {
+            let order = order.clone();
+            committer.submit_then(
+                vec![LeaseChange::Upsert(lease(i, i, LeaseState::Offered))],
+                Box::new(move |r| {
+                    assert!(r.is_ok());
+                    order.lock().unwrap().push(i);
+                }),
+            );
+        }
+        assert_eq!(committer.queued(), 10);
+        gate.add_permits(2);
+        for _ in 0..200 {
+            if committer.queued() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(committer.queued(), 0);
+        assert_eq!(*order.lock().unwrap(), (0..10).collect::<Vec<_>>());
+        let batches = batches.lock().unwrap().clone();
+        assert_eq!(batches.iter().sum::<usize>(), 10, "{batches:?}");
+        assert!(batches.len() <= 2, "{batches:?}");
+    }
+
     #[test]
     fn chunks_are_powers_of_two() {
         assert_eq!(chunks(0), []);
