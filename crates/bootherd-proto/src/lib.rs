@@ -22,3 +22,5 @@ pub mod wire;
 
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod testrng;

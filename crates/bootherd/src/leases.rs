@@ -21,8 +21,8 @@ use tracing::error;
 
 /// Most requests whose changes are written in one transaction.
 const MAX_BATCH: usize = 4096;
-/// Most rows in one multi-row statement; a batch's rows go in chunks of a power
-/// of two up to this (the last row repeated to fill a chunk), so only a few
+/// Most rows in one multi-row statement (a power of two; 7 parameters a row stays
+/// under SQLite's 32,766). Chunks are padded to a power of two, so only a few
 /// distinct statements are ever prepared and all stay in the statement cache.
 const MAX_ROWS: usize = 512;
 
@@ -106,54 +106,46 @@ impl SqliteStore {
     }
 }
 
-/// The statement that writes `rows` records (a power of two), cached per size.
+/// The statement that writes `rows` records (a power of two).
 fn upsert_sql(rows: usize) -> &'static str {
     static CACHE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        let mut all = Vec::new();
-        let mut n = 1;
-        while n <= MAX_ROWS {
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
-            all.push(format!(
-                "INSERT INTO leases (ip, mac, client_id, hostname, state, starts, ends)
-                 VALUES {values}
-                 ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac,
-                   client_id = excluded.client_id, hostname = excluded.hostname,
-                   state = excluded.state, starts = excluded.starts, ends = excluded.ends"
-            ));
-            n *= 2;
-        }
-        all
-    });
-    &cache[rows.trailing_zeros() as usize]
+    sized(&CACHE, rows, |n| {
+        format!(
+            "INSERT INTO leases (ip, mac, client_id, hostname, state, starts, ends)
+             VALUES {}
+             ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac,
+               client_id = excluded.client_id, hostname = excluded.hostname,
+               state = excluded.state, starts = excluded.starts, ends = excluded.ends",
+            vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", ")
+        )
+    })
 }
 
-/// The statement that deletes `rows` addresses (a power of two), cached per size.
+/// The statement that deletes `rows` addresses (a power of two).
 fn delete_sql(rows: usize) -> &'static str {
     static CACHE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        let mut all = Vec::new();
-        let mut n = 1;
-        while n <= MAX_ROWS {
-            let list = vec!["?"; n].join(", ");
-            all.push(format!("DELETE FROM leases WHERE ip IN ({list})"));
-            n *= 2;
-        }
-        all
-    });
-    &cache[rows.trailing_zeros() as usize]
+    sized(&CACHE, rows, |n| {
+        format!(
+            "DELETE FROM leases WHERE ip IN ({})",
+            vec!["?"; n].join(", ")
+        )
+    })
 }
 
-/// Splits `n` rows into chunk sizes: powers of two, at most [`MAX_ROWS`], the
-/// last rounded up (its missing rows repeat the chunk's last row).
-fn chunks(mut n: usize) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    while n > 0 {
-        let take = n.min(MAX_ROWS);
-        out.push((take, take.next_power_of_two()));
-        n -= take;
-    }
-    out
+/// The text `make` gives for `rows` (a power of two up to [`MAX_ROWS`]), made once
+/// for every size.
+fn sized(
+    cache: &'static std::sync::OnceLock<Vec<String>>,
+    rows: usize,
+    make: impl Fn(usize) -> String,
+) -> &'static str {
+    let all = cache.get_or_init(|| {
+        std::iter::successors(Some(1), |n| Some(n * 2))
+            .take_while(|&n| n <= MAX_ROWS)
+            .map(make)
+            .collect()
+    });
+    &all[rows.trailing_zeros() as usize]
 }
 
 /// Runs the multi-row statements for `upserts` and `removes` on `conn`.
@@ -162,13 +154,13 @@ async fn write_rows(
     upserts: &[&Lease],
     removes: &[Ipv4Addr],
 ) -> Result<(), StoreError> {
-    let mut rest = upserts;
-    for (take, size) in chunks(upserts.len()) {
-        let (now, later) = rest.split_at(take);
-        rest = later;
+    // Each chunk is padded to a power of two by repeating its last row, so only a
+    // few statements are ever prepared.
+    for chunk in upserts.chunks(MAX_ROWS) {
+        let size = chunk.len().next_power_of_two();
         let mut query = sqlx::query(upsert_sql(size));
         for i in 0..size {
-            let l = now[i.min(take - 1)];
+            let l = chunk[i.min(chunk.len() - 1)];
             query = query
                 .bind(l.ip.to_string())
                 .bind(&l.mac[..])
@@ -180,13 +172,11 @@ async fn write_rows(
         }
         query.execute(&mut *conn).await?;
     }
-    let mut rest = removes;
-    for (take, size) in chunks(removes.len()) {
-        let (now, later) = rest.split_at(take);
-        rest = later;
+    for chunk in removes.chunks(MAX_ROWS) {
+        let size = chunk.len().next_power_of_two();
         let mut query = sqlx::query(delete_sql(size));
         for i in 0..size {
-            query = query.bind(now[i.min(take - 1)].to_string());
+            query = query.bind(chunk[i.min(chunk.len() - 1)].to_string());
         }
         query.execute(&mut *conn).await?;
     }
@@ -266,7 +256,7 @@ impl LeaseStore for SqliteStore {
             .map(|(ip, _)| *ip)
             .collect();
         removes.sort();
-        let statements = chunks(upserts.len()).len() + chunks(removes.len()).len();
+        let statements = upserts.len().div_ceil(MAX_ROWS) + removes.len().div_ceil(MAX_ROWS);
         if statements == 0 {
             return Ok(());
         }
@@ -525,7 +515,10 @@ mod tests {
     }
 
     /// A store that holds every commit until the test lets it go.
-    struct Gate(Arc<tokio::sync::Semaphore>, Arc<std::sync::Mutex<Vec<usize>>>);
+    struct Gate(
+        Arc<tokio::sync::Semaphore>,
+        Arc<std::sync::Mutex<Vec<usize>>>,
+    );
 
     impl LeaseStore for Gate {
         async fn load(&self) -> Result<Vec<Lease>, StoreError> {
@@ -572,11 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_powers_of_two() {
-        assert_eq!(chunks(0), []);
-        assert_eq!(chunks(3), [(3, 4)]);
-        assert_eq!(chunks(512), [(512, 512)]);
-        assert_eq!(chunks(1300), [(512, 512), (512, 512), (276, 512)]);
+    fn statements_have_a_power_of_two_rows() {
         assert!(upsert_sql(4).matches('?').count() == 28);
         assert!(delete_sql(8).matches('?').count() == 8);
     }

@@ -4,6 +4,7 @@ use std::net::SocketAddrV4;
 use super::reply::opt;
 use super::*;
 use crate::golden;
+use crate::testrng::XorShift;
 use crate::wire::dhcp::{CLIENT_PORT, FLAG_BROADCAST, SERVER_PORT};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
@@ -1319,24 +1320,6 @@ fn reasons_read_as_log_lines() {
 }
 
 // ---- property test ----
-
-/// xorshift64, as in the codec tests: deterministic, no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// What one simulated client believes.
 #[derive(Debug, Default, Clone)]

@@ -442,6 +442,7 @@ fn emit_oack(options: &[(String, String)], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::XorShift;
 
     fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -729,23 +730,14 @@ mod tests {
         assert_eq!(to_netascii(b"plain"), b"plain");
     }
 
-    /// xorshift64: a tiny deterministic generator, enough for fuzzing.
-    struct XorShift(u64);
+    /// The generator's byte helpers for these tests.
+    trait TftpBytes {
+        fn bytes(&mut self, max_len: u64) -> Vec<u8>;
+        fn text(&mut self, max_len: u64) -> String;
+        fn options(&mut self) -> Vec<(String, String)>;
+    }
 
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, bound: u64) -> u64 {
-            self.next() % bound
-        }
-
+    impl TftpBytes for XorShift {
         /// Bytes biased towards the ones TFTP gives meaning to.
         fn bytes(&mut self, max_len: u64) -> Vec<u8> {
             let len = self.below(max_len + 1);

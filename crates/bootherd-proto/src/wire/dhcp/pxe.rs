@@ -271,6 +271,7 @@ fn encode_boot_menu(menu: &[(u16, Vec<u8>)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::XorShift;
 
     /// What dnsmasq sends for `pxe-service=0,"Raspberry Pi Boot"`
     /// (PROTOCOLS.md section 1, DNSMASQ `pxe_opts`), in dnsmasq's order:
@@ -396,23 +397,12 @@ mod tests {
         assert_eq!(parsed.other[0].data.len(), 255);
     }
 
-    /// xorshift64, as in the DHCP tests.
-    struct XorShift(u64);
+    /// The generator's byte helpers for these tests.
+    trait AnyBytes {
+        fn bytes(&mut self, max_len: u64) -> Vec<u8>;
+    }
 
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, bound: u64) -> u64 {
-            self.next() % bound
-        }
-
+    impl AnyBytes for XorShift {
         fn bytes(&mut self, max_len: u64) -> Vec<u8> {
             (0..self.below(max_len + 1))
                 .map(|_| self.next() as u8)

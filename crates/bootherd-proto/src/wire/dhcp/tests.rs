@@ -1,5 +1,6 @@
 use super::*;
 use crate::golden;
+use crate::testrng::XorShift;
 
 fn opt(code: u8, data: &[u8]) -> RawOption {
     RawOption::new(code, data)
@@ -389,23 +390,13 @@ fn message_types_round_trip() {
     assert_eq!(MessageType::from(9), MessageType::Unknown(9));
 }
 
-/// xorshift64: a tiny deterministic generator, enough for fuzzing.
-struct XorShift(u64);
+/// The generator's byte helpers for these tests.
+trait DhcpBytes {
+    fn bytes(&mut self, max_len: u64) -> Vec<u8>;
+    fn fill(&mut self, out: &mut [u8]);
+}
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
+impl DhcpBytes for XorShift {
     /// Bytes biased towards the ones DHCP gives meaning to.
     fn bytes(&mut self, max_len: u64) -> Vec<u8> {
         (0..self.below(max_len + 1))
