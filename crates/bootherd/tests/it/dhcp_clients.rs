@@ -28,11 +28,13 @@ use std::thread;
 use std::time::Duration;
 
 use crate::dhcp_lab::{
-    add_client_port, in_range, lease_of, owned_dhcp_section, read_leases, start_dhcp_server,
-    write_config, LanServer, LeaseRow, LAN_RANGE, OWNED_RANGE,
+    add_client_port, lease_of, owned_dhcp_section, read_leases, start_dhcp_server,
+    write_tftp_config, LeaseRow, OWNED_RANGE,
 };
-use crate::pxe_lab::{read_lossy, wait_until, Bg, Capture};
-use crate::support::{need_lab, temp_dir, Lab, Server};
+use crate::support::{
+    dhclient_args, in_range, need_lab, read_lossy, temp_dir, wait_until, Bg, Capture, Dnsmasq, Lab,
+    Server, BOOTHERD_DHCP_REPLIES, LAN_RANGE,
+};
 
 /// MACs bootherd owns: one for dhclient, one for udhcpc.
 const DHCLIENT_MAC: &str = "52:54:00:99:00:c1";
@@ -73,7 +75,7 @@ const UDHCPC_SCRIPT: &str = "#!/bin/sh\n\
 /// A lab with dnsmasq ignoring the owned MACs and bootherd owning them. Fields
 /// drop in order: servers, then the lab, then the files.
 struct ClientLab {
-    lan: LanServer,
+    lan: Dnsmasq,
     server: Server,
     lab: Lab,
     dir: tempfile::TempDir,
@@ -86,17 +88,11 @@ impl ClientLab {
         let root = dir.path().join("root");
         std::fs::create_dir_all(&root).unwrap();
         let db = dir.path().join("leases.sqlite");
-        let config = write_config(
-            dir.path(),
-            "bootherd.toml",
-            &format!(
-                "[tftp]\nroot = {:?}\n{}",
-                root.display().to_string(),
-                owned_dhcp_section(&db, &[DHCLIENT_MAC, UDHCPC_MAC], &[], "")
-            ),
-        );
+        let owned = [DHCLIENT_MAC, UDHCPC_MAC];
+        let config =
+            write_tftp_config(dir.path(), &root, &owned_dhcp_section(&db, &owned, &[], ""));
         let lab = Lab::up();
-        let lan = LanServer::start(&lab, dir.path(), &[DHCLIENT_MAC, UDHCPC_MAC]);
+        let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &owned);
         let server = start_dhcp_server(&lab.srv(), &config, &[]);
         let out = lab.exec(
             &lab.cli(),
@@ -180,13 +176,10 @@ impl ClientLab {
             self.server.log_text()
         );
         assert_eq!(lease.map(|l| l.ip), Some(ip));
-        assert!(
-            self.server.wait_for_log(
-                &format!("dhcp: no reply: released {ip}"),
-                Duration::from_secs(2)
-            ),
-            "bootherd did not log the release of {ip}:\n{}",
-            self.server.log_text()
+        self.server.expect_log(
+            &[&format!("dhcp: no reply: released {ip}")],
+            Duration::from_secs(2),
+            &format!("bootherd did not log the release of {ip}"),
         );
     }
 
@@ -219,24 +212,6 @@ fn assert_bound(lease: &LeaseRow, mac: &str, ip: Ipv4Addr) {
     );
 }
 
-fn dhclient_args(lab: &ClientLab, script: &Path, iface: &str, more: &[&str]) -> Vec<String> {
-    let conf = lab.path("dhclient.conf");
-    std::fs::write(&conf, "").unwrap();
-    let mut args: Vec<String> = vec!["dhclient".into()];
-    args.extend(more.iter().map(|s| s.to_string()));
-    for (flag, path) in [
-        ("-cf", conf),
-        ("-sf", script.to_path_buf()),
-        ("-lf", lab.path(&format!("dhclient-{iface}.leases"))),
-        ("-pf", lab.path(&format!("dhclient-{iface}.pid"))),
-    ] {
-        args.push(flag.into());
-        args.push(path.display().to_string());
-    }
-    args.push(iface.into());
-    args
-}
-
 #[test]
 fn dhclient_gets_renews_and_releases_an_owned_lease() {
     let test = "dhcp_clients::dhclient_gets_renews_and_releases_an_owned_lease";
@@ -246,7 +221,7 @@ fn dhclient_gets_renews_and_releases_an_owned_lease() {
     let lab = ClientLab::start();
     add_client_port(&lab.lab, "dhc0", DHCLIENT_MAC);
     let script = lab.script("dhclient-script", DHCLIENT_SCRIPT);
-    let once = dhclient_args(&lab, &script, "dhc0", &["-1", "-d", "-v"]);
+    let once = dhclient_args(lab.dir.path(), &script, "dhc0", &["-1", "-d", "-v"]);
 
     // Lease.
     let mut run = Bg::spawn(&lab.lab.cli(), 40, &once, lab.dir.path(), "dhclient-1");
@@ -283,7 +258,7 @@ fn dhclient_gets_renews_and_releases_an_owned_lease() {
     assert_eq!(lab.acks(ip, DHCLIENT_MAC), 2, "{}", lab.server.log_text());
 
     // Release.
-    let release = dhclient_args(&lab, &script, "dhc0", &["-r", "-v"]);
+    let release = dhclient_args(lab.dir.path(), &script, "dhc0", &["-r", "-v"]);
     let out = lab.lab.exec(&lab.lab.cli(), 30, &release);
     assert!(out.success(), "dhclient -r: {}", out.describe());
     assert!(
@@ -410,33 +385,14 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
     let lab = ClientLab::start();
     add_client_port(&lab.lab, "dhc0", FOREIGN_DHCLIENT_MAC);
     add_client_port(&lab.lab, "udc0", FOREIGN_UDHCPC_MAC);
-    let mut from_server = Capture::start(
-        &lab.lab.srv(),
-        "eth0",
-        "udp and src host 10.99.0.1 and src port 67",
+    let mut from_server = Capture::on_server(
+        &lab.lab,
+        BOOTHERD_DHCP_REPLIES,
         lab.dir.path(),
         "from-bootherd",
     );
 
-    let out = lab.lab.exec(
-        &lab.lab.cli(),
-        30,
-        &[
-            "busybox",
-            "udhcpc",
-            "-f",
-            "-q",
-            "-n",
-            "-t",
-            "3",
-            "-T",
-            "2",
-            "-i",
-            "udc0",
-            "-s",
-            "/bin/true",
-        ],
-    );
+    let out = lab.lab.udhcpc_once("udc0", 3, &[]);
     assert!(out.success(), "udhcpc: {}", out.describe());
     let said = format!("{}{}", out.stdout, out.stderr);
     let udhcpc_ip = lab.lan.lease_of(FOREIGN_UDHCPC_MAC);
@@ -449,7 +405,7 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
     );
 
     let script = lab.script("dhclient-script", DHCLIENT_SCRIPT);
-    let once = dhclient_args(&lab, &script, "dhc0", &["-1", "-d", "-v"]);
+    let once = dhclient_args(lab.dir.path(), &script, "dhc0", &["-1", "-d", "-v"]);
     let mut run = Bg::spawn(&lab.lab.cli(), 40, &once, lab.dir.path(), "dhclient");
     let bound = lab.wait_event(&script, "reason=BOUND", 0, &mut run);
     run.stop(Duration::from_secs(3));
@@ -462,13 +418,9 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
     );
 
     // A late reply would have left by now.
-    thread::sleep(Duration::from_secs(1));
-    let frames = from_server.stop();
-    assert!(
-        frames.is_empty(),
-        "bootherd sent {} packet(s) from port 67 while only clients it does not own asked:\n{}",
-        frames.len(),
-        from_server.decode()
+    from_server.expect_silent(
+        Duration::from_secs(1),
+        "only clients bootherd does not own asked, so it must send nothing from port 67",
     );
     for mac in [FOREIGN_DHCLIENT_MAC, FOREIGN_UDHCPC_MAC] {
         assert_eq!(lease_of(&lab.db, mac), None, "bootherd recorded {mac}");

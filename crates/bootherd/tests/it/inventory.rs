@@ -3,9 +3,9 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{run_bootherd, temp_dir, write_file, Server};
+use crate::support::{run_bootherd, temp_dir, wait_until, write_file, Server};
 
 const PI4_MAC: &str = "dc:a6:32:01:36:c2";
 
@@ -253,17 +253,6 @@ fn machine_namespaces_over_tftp_and_http() {
     assert_eq!((status, body.as_str()), (200, "pc kernel"));
     let (status, body) = http_get(http, "/9ffefdef/cmdline.txt");
     assert_eq!((status, body.as_bytes()), (200, cmdline.as_bytes()));
-}
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 #[test]

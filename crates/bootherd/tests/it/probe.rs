@@ -5,16 +5,11 @@
 //! The probe runs only in `NAME-cli` on `br0`; dnsmasq only in `NAME-lan` on
 //! its `eth0`; bootherd only in `NAME-srv`. Every run is bounded by `timeout`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use crate::support::{
-    assert_file_eq, need_lab, pseudo_random_bytes, temp_dir, write_file, Lab, RunOutput, BOOTHERD,
+    assert_file_eq, need_lab, pseudo_random_bytes, temp_dir, write_file, Dnsmasq, Lab, RunOutput,
+    Server, BOOTHERD,
 };
 
 /// The serial whose directory exists in the test root.
@@ -26,7 +21,7 @@ const OTHER_SERIAL: &str = "0badc0de";
 
 /// What a lab holds: servers first, so they stop before the lab goes.
 struct ProbeLab {
-    bootherd: Option<Bootherd>,
+    bootherd: Option<Server>,
     dnsmasq: Option<Dnsmasq>,
     lab: Lab,
     dir: tempfile::TempDir,
@@ -48,34 +43,47 @@ impl ProbeLab {
         }
     }
 
+    /// A lab with `files` in the boot root, dnsmasq as the LAN's DHCP server and
+    /// bootherd.
+    fn serving(files: &[(String, Vec<u8>)]) -> ProbeLab {
+        let mut lab = ProbeLab::new(files);
+        lab.start_lan_dhcp();
+        lab.start_bootherd();
+        lab
+    }
+
     fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
 
-    /// `bootherd serve --proxy` in `NAME-srv`.
+    /// `bootherd serve --proxy --no-http` in `NAME-srv`.
     fn start_bootherd(&mut self) {
-        self.bootherd = Some(Bootherd::start(&self.lab.srv(), &self.root(), &[]));
+        self.start_bootherd_with(&[]);
     }
 
-    /// `bootherd serve --proxy --config FILE` in `NAME-srv`.
+    /// `bootherd serve --proxy --no-http --config FILE` in `NAME-srv`.
     fn start_bootherd_config(&mut self, config: &Path) {
-        let config = config.to_str().expect("UTF-8 path");
-        self.bootherd = Some(Bootherd::start(
+        self.start_bootherd_with(&["--config", config.to_str().expect("UTF-8 path")]);
+    }
+
+    fn start_bootherd_with(&mut self, extra: &[&str]) {
+        let flags = [&["--proxy", "--no-http"], extra].concat();
+        self.bootherd = Some(Server::start_in_with(
             &self.lab.srv(),
             &self.root(),
-            &["--config", config],
+            &flags,
+            Some("info"),
         ));
     }
 
     /// dnsmasq in `NAME-lan` with these DHCP arguments.
     fn start_dnsmasq(&mut self, dhcp: &[&str]) {
-        let lan = self.lab.srv().replace("-srv", "-lan");
-        self.dnsmasq = Some(Dnsmasq::start(&lan, self.dir.path(), dhcp));
+        self.dnsmasq = Some(Dnsmasq::start(&self.lab, self.dir.path(), dhcp));
     }
 
     /// dnsmasq as the LAN's DHCP server handing out 10.99.0.150-199.
     fn start_lan_dhcp(&mut self) {
-        self.start_dnsmasq(&["--dhcp-range=10.99.0.150,10.99.0.199,1h"]);
+        self.dnsmasq = Some(Dnsmasq::lan(&self.lab, self.dir.path(), "1h", &[]));
     }
 
     /// Runs the probe in `NAME-cli` on br0, saving what it reads under
@@ -100,10 +108,8 @@ impl ProbeLab {
         if let Some(b) = &self.bootherd {
             text.push_str(&format!("--- bootherd ---\n{}\n", b.log_text()));
         }
-        if self.dnsmasq.is_some() {
-            let log =
-                std::fs::read_to_string(self.dir.path().join("dnsmasq.log")).unwrap_or_default();
-            text.push_str(&format!("--- dnsmasq ---\n{log}\n"));
+        if let Some(d) = &self.dnsmasq {
+            text.push_str(&format!("--- dnsmasq ---\n{}\n", d.log_text()));
         }
         text
     }
@@ -121,6 +127,21 @@ impl ProbeLab {
                 &format!("expected exit {code} and a verdict containing {verdict:?}"),
                 probe,
             );
+        }
+    }
+
+    /// Checks that the probe says the client boots, and [`ProbeLab::expect_lines`].
+    fn expect_boots(&self, probe: &Probe, lines: &[&str]) {
+        self.expect(probe, 0, "VERDICT: boots");
+        self.expect_lines(probe, lines);
+    }
+
+    /// Checks that the probe printed a line containing each of `lines`.
+    fn expect_lines(&self, probe: &Probe, lines: &[&str]) {
+        for line in lines {
+            if !probe.has_line(line) {
+                self.fail(&format!("no line containing {line:?}"), probe);
+            }
         }
     }
 
@@ -169,127 +190,19 @@ impl Probe {
     }
 }
 
-/// `bootherd serve --proxy --no-http` in a namespace, killed on drop.
-struct Bootherd {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Bootherd {
-    fn start(ns: &str, root: &Path, extra: &[&str]) -> Bootherd {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                BOOTHERD,
-                "serve",
-                "--proxy",
-                "--no-http",
-            ])
-            .arg("--root")
-            .arg(root)
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn bootherd serve");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let server = Bootherd { child, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains("proxy listening on") => return server,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "bootherd serve --proxy did not start in 10 s; log:\n{}",
-                    server.log_text()
-                ),
-            }
-        }
+/// The probe's client: `--as FIRMWARE --mac MAC [--serial SERIAL] --timeout SECS`.
+fn client<'a>(
+    firmware: &'a str,
+    mac: &'a str,
+    serial: Option<&'a str>,
+    secs: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["--as", firmware, "--mac", mac];
+    if let Some(serial) = serial {
+        args.extend(["--serial", serial]);
     }
-
-    fn log_text(&self) -> String {
-        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
-    }
-}
-
-impl Drop for Bootherd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// dnsmasq in a namespace, DHCP only (`--port=0`), killed on drop.
-struct Dnsmasq {
-    child: Child,
-}
-
-impl Dnsmasq {
-    fn start(ns: &str, dir: &Path, dhcp: &[&str]) -> Dnsmasq {
-        let log = dir.join("dnsmasq.log");
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns",
-            "exec",
-            ns,
-            "dnsmasq",
-            "-k",
-            "--port=0",
-            "--no-ping",
-        ])
-        .args([
-            "--conf-file=/dev/null",
-            "--bind-interfaces",
-            "--interface=eth0",
-        ])
-        .args(["--user=root", "--log-dhcp"])
-        .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
-        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
-        .arg(format!("--log-facility={}", log.display()))
-        .args(dhcp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("spawn dnsmasq");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("DHCP, ") {
-                return Dnsmasq { child };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("dnsmasq exited ({status}); log:\n{text}");
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("dnsmasq did not start in 10 s; log:\n{text}");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    args.extend(["--timeout", secs]);
+    args
 }
 
 /// Fake Raspberry Pi firmware and PXE boot files: random bytes, sizes around
@@ -361,59 +274,32 @@ fn rpi3_boots_from_its_serial_directory() {
     if !need_lab("rpi3_boots_from_its_serial_directory", &["dnsmasq"]) {
         return;
     }
-    let mut lab = ProbeLab::new(&boot_files());
-    lab.start_lan_dhcp();
-    lab.start_bootherd();
-    let probe = lab.probe(
-        "serial",
+    let lab = ProbeLab::serving(&boot_files());
+    let probe = lab.probe("serial", &client("rpi3", PI3_MAC, Some(SERIAL), "5"));
+    lab.expect_boots(
+        &probe,
         &[
-            "--as",
-            "rpi3",
-            "--mac",
-            PI3_MAC,
-            "--serial",
-            SERIAL,
-            "--timeout",
-            "5",
+            "offer from 10.99.0.2: address 10.99.0.1",
+            "offer from 10.99.0.1: proxy, option 43 has \"Raspberry Pi Boot\"",
+            "TFTP server 10.99.0.1: the source of the \"Raspberry Pi Boot\" reply",
+            "TFTP  10.99.0.1 bootcode.bin: 52456 bytes",
+            "TFTP  10.99.0.1 bootsig.bin: not found (normal)",
+            "e1ffda08/start.elf: found",
+            "every later request uses e1ffda08/",
+            "TFTP  10.99.0.1 e1ffda08/start.elf: ",
+            "TFTP  10.99.0.1 e1ffda08/fixup.dat: ",
+            "TFTP  10.99.0.1 e1ffda08/kernel7.img: ",
+            "TFTP  10.99.0.1 e1ffda08/bcm2710-rpi-3-b.dtb: ",
         ],
     );
-    lab.expect(&probe, 0, "VERDICT: boots");
-    for line in [
-        "offer from 10.99.0.2: address 10.99.0.1",
-        "offer from 10.99.0.1: proxy, option 43 has \"Raspberry Pi Boot\"",
-        "TFTP server 10.99.0.1: the source of the \"Raspberry Pi Boot\" reply",
-        "TFTP  10.99.0.1 bootcode.bin: 52456 bytes",
-        "TFTP  10.99.0.1 bootsig.bin: not found (normal)",
-        "e1ffda08/start.elf: found",
-        "every later request uses e1ffda08/",
-        "TFTP  10.99.0.1 e1ffda08/start.elf: ",
-        "TFTP  10.99.0.1 e1ffda08/fixup.dat: ",
-        "TFTP  10.99.0.1 e1ffda08/kernel7.img: ",
-        "TFTP  10.99.0.1 e1ffda08/bcm2710-rpi-3-b.dtb: ",
-    ] {
-        if !probe.has_line(line) {
-            lab.fail(&format!("no line containing {line:?}"), &probe);
-        }
-    }
     // The [pi4] section's kernel= is not for a Pi 3.
     assert!(!probe.has_line("not-for-a-pi3"), "{}", probe.run.stdout);
     assert_eq!(lab.expect_files_match(&probe), 6);
 
     // --json says the same.
-    let json = lab.probe(
-        "json",
-        &[
-            "--as",
-            "rpi3",
-            "--mac",
-            PI3_MAC,
-            "--serial",
-            SERIAL,
-            "--timeout",
-            "5",
-            "--json",
-        ],
-    );
+    let mut args = client("rpi3", PI3_MAC, Some(SERIAL), "5");
+    args.push("--json");
+    let json = lab.probe("json", &args);
     lab.expect_json(&json, true);
 }
 
@@ -439,34 +325,21 @@ fn rpi3_without_serial_directory_uses_the_root() {
     if !need_lab("rpi3_without_serial_directory_uses_the_root", &["dnsmasq"]) {
         return;
     }
-    let mut lab = ProbeLab::new(&boot_files());
-    lab.start_lan_dhcp();
-    lab.start_bootherd();
+    let lab = ProbeLab::serving(&boot_files());
     let probe = lab.probe(
         "root",
+        &client("rpi3", "b8:27:eb:00:00:01", Some(OTHER_SERIAL), "5"),
+    );
+    lab.expect_boots(
+        &probe,
         &[
-            "--as",
-            "rpi3",
-            "--mac",
-            "b8:27:eb:00:00:01",
-            "--serial",
-            OTHER_SERIAL,
-            "--timeout",
-            "5",
+            "TFTP  10.99.0.1 0badc0de/start.elf: not found (optional); not under 0badc0de/: the \
+             firmware uses the root",
+            "TFTP  10.99.0.1 config.txt: ",
+            "TFTP  10.99.0.1 start.elf: 300000 bytes",
+            "TFTP  10.99.0.1 kernel7.img: 120001 bytes",
         ],
     );
-    lab.expect(&probe, 0, "VERDICT: boots");
-    for line in [
-        "TFTP  10.99.0.1 0badc0de/start.elf: not found (optional); not under 0badc0de/: the \
-         firmware uses the root",
-        "TFTP  10.99.0.1 config.txt: ",
-        "TFTP  10.99.0.1 start.elf: 300000 bytes",
-        "TFTP  10.99.0.1 kernel7.img: 120001 bytes",
-    ] {
-        if !probe.has_line(line) {
-            lab.fail(&format!("no line containing {line:?}"), &probe);
-        }
-    }
     assert_eq!(lab.expect_files_match(&probe), 7);
 }
 
@@ -476,22 +349,8 @@ fn rpi3_names_a_missing_start_elf() {
         return;
     }
     let files = without(boot_files(), &["start.elf", "e1ffda08/start.elf"]);
-    let mut lab = ProbeLab::new(&files);
-    lab.start_lan_dhcp();
-    lab.start_bootherd();
-    let probe = lab.probe(
-        "nostart",
-        &[
-            "--as",
-            "rpi3",
-            "--mac",
-            PI3_MAC,
-            "--serial",
-            SERIAL,
-            "--timeout",
-            "5",
-        ],
-    );
+    let lab = ProbeLab::serving(&files);
+    let probe = lab.probe("nostart", &client("rpi3", PI3_MAC, Some(SERIAL), "5"));
     lab.expect(
         &probe,
         1,
@@ -511,10 +370,7 @@ fn rpi3_with_only_a_lan_dhcp_server_has_no_boot_offer() {
     }
     let mut lab = ProbeLab::new(&boot_files());
     lab.start_lan_dhcp();
-    let probe = lab.probe(
-        "nobootherd",
-        &["--as", "rpi3", "--mac", PI3_MAC, "--timeout", "2"],
-    );
+    let probe = lab.probe("nobootherd", &client("rpi3", PI3_MAC, None, "2"));
     lab.expect(
         &probe,
         1,
@@ -561,28 +417,17 @@ extra_args = "modprobe.blacklist=bcm2835_v4l2"
 
     let pi4 = lab.probe(
         "rpi4",
+        &client("rpi4", "dc:a6:32:01:02:03", Some("ab5a4158"), "5"),
+    );
+    lab.expect_boots(
+        &pi4,
         &[
-            "--as",
-            "rpi4",
-            "--mac",
-            "dc:a6:32:01:02:03",
-            "--serial",
-            "ab5a4158",
-            "--timeout",
-            "5",
+            "TFTP  10.99.0.1 ab5a4158/start4.elf: found",
+            "TFTP  10.99.0.1 ab5a4158/config.txt: ",
+            "TFTP  10.99.0.1 ab5a4158/cmdline.txt: ",
+            "TFTP  10.99.0.1 ab5a4158/kernel8.img: 130002 bytes",
         ],
     );
-    lab.expect(&pi4, 0, "VERDICT: boots");
-    for line in [
-        "TFTP  10.99.0.1 ab5a4158/start4.elf: found",
-        "TFTP  10.99.0.1 ab5a4158/config.txt: ",
-        "TFTP  10.99.0.1 ab5a4158/cmdline.txt: ",
-        "TFTP  10.99.0.1 ab5a4158/kernel8.img: 130002 bytes",
-    ] {
-        if !pi4.has_line(line) {
-            lab.fail(&format!("no line containing {line:?}"), &pi4);
-        }
-    }
     // What the Pi got is what `bootherd show` says the machine is served.
     let shown = crate::support::run_bootherd([
         "show",
@@ -619,64 +464,40 @@ fn rpi4_and_rpi5_boot() {
     if !need_lab("rpi4_and_rpi5_boot", &["dnsmasq"]) {
         return;
     }
-    let mut lab = ProbeLab::new(&boot_files());
-    lab.start_lan_dhcp();
-    lab.start_bootherd();
+    let lab = ProbeLab::serving(&boot_files());
 
     let pi4 = lab.probe(
         "rpi4",
+        &client("rpi4", "dc:a6:32:01:02:03", Some("ab5a4158"), "5"),
+    );
+    lab.expect_boots(
+        &pi4,
         &[
-            "--as",
-            "rpi4",
-            "--mac",
-            "dc:a6:32:01:02:03",
-            "--serial",
-            "ab5a4158",
-            "--timeout",
-            "5",
+            "DHCP  REQUEST 10.99.0.1",
+            "ack from 10.99.0.2",
+            "TFTP  10.99.0.1 ab5a4158/start4.elf: not found (optional)",
+            "TFTP  10.99.0.1 start4.elf: 204800 bytes",
+            "TFTP  10.99.0.1 fixup4.dat: 5446 bytes",
+            "TFTP  10.99.0.1 bcm2711-rpi-4-b.dtb: ",
+            "TFTP  10.99.0.1 kernel8.img: 130002 bytes",
         ],
     );
-    lab.expect(&pi4, 0, "VERDICT: boots");
-    for line in [
-        "DHCP  REQUEST 10.99.0.1",
-        "ack from 10.99.0.2",
-        "TFTP  10.99.0.1 ab5a4158/start4.elf: not found (optional)",
-        "TFTP  10.99.0.1 start4.elf: 204800 bytes",
-        "TFTP  10.99.0.1 fixup4.dat: 5446 bytes",
-        "TFTP  10.99.0.1 bcm2711-rpi-4-b.dtb: ",
-        "TFTP  10.99.0.1 kernel8.img: 130002 bytes",
-    ] {
-        if !pi4.has_line(line) {
-            lab.fail(&format!("no line containing {line:?}"), &pi4);
-        }
-    }
     assert_eq!(lab.expect_files_match(&pi4), 6);
 
     // The Pi 5 finds its serial directory and asks `<serial>//config.txt`.
     let pi5 = lab.probe(
         "rpi5",
+        &client("rpi5", "2c:cf:67:01:02:03", Some(SERIAL5), "5"),
+    );
+    lab.expect_boots(
+        &pi5,
         &[
-            "--as",
-            "rpi5",
-            "--mac",
-            "2c:cf:67:01:02:03",
-            "--serial",
-            SERIAL5,
-            "--timeout",
-            "5",
+            "TFTP  10.99.0.1 5e5e5e5e/config.txt: found",
+            "TFTP  10.99.0.1 5e5e5e5e//config.txt: ",
+            "TFTP  10.99.0.1 5e5e5e5e/kernel_2712.img: ",
+            "TFTP  10.99.0.1 5e5e5e5e/bcm2712-rpi-5-b.dtb: ",
         ],
     );
-    lab.expect(&pi5, 0, "VERDICT: boots");
-    for line in [
-        "TFTP  10.99.0.1 5e5e5e5e/config.txt: found",
-        "TFTP  10.99.0.1 5e5e5e5e//config.txt: ",
-        "TFTP  10.99.0.1 5e5e5e5e/kernel_2712.img: ",
-        "TFTP  10.99.0.1 5e5e5e5e/bcm2712-rpi-5-b.dtb: ",
-    ] {
-        if !pi5.has_line(line) {
-            lab.fail(&format!("no line containing {line:?}"), &pi5);
-        }
-    }
     assert_eq!(lab.expect_files_match(&pi5), 3);
 }
 
@@ -685,21 +506,9 @@ fn pxe_bios_and_efi_fetch_their_boot_files() {
     if !need_lab("pxe_bios_and_efi_fetch_their_boot_files", &["dnsmasq"]) {
         return;
     }
-    let mut lab = ProbeLab::new(&boot_files());
-    lab.start_lan_dhcp();
-    lab.start_bootherd();
+    let lab = ProbeLab::serving(&boot_files());
 
-    let bios = lab.probe(
-        "bios",
-        &[
-            "--as",
-            "pxe-bios",
-            "--mac",
-            "52:54:00:00:00:0b",
-            "--timeout",
-            "4",
-        ],
-    );
+    let bios = lab.probe("bios", &client("pxe-bios", "52:54:00:00:00:0b", None, "4"));
     lab.expect(&bios, 0, "VERDICT: boots");
     assert!(bios.has_line(
         "offer from 10.99.0.1: proxy, PXE option 43 (discovery control 8), boot file \
@@ -708,17 +517,7 @@ fn pxe_bios_and_efi_fetch_their_boot_files() {
     assert!(bios.has_line("TFTP  10.99.0.1 undionly.kpxe: 70012 bytes"));
     assert_eq!(lab.expect_files_match(&bios), 1);
 
-    let efi = lab.probe(
-        "efi",
-        &[
-            "--as",
-            "pxe-efi",
-            "--mac",
-            "52:54:00:00:00:0e",
-            "--timeout",
-            "4",
-        ],
-    );
+    let efi = lab.probe("efi", &client("pxe-efi", "52:54:00:00:00:0e", None, "4"));
     lab.expect(&efi, 0, "VERDICT: boots");
     assert!(
         efi.has_line("PXEClient, no boot file"),
@@ -744,17 +543,7 @@ fn uboot_drops_proxy_offers() {
         "--dhcp-pxe-vendor=PXEClient,U-Boot",
         "--pxe-service=22,\"U-Boot\",pxelinux,10.99.0.1",
     ]);
-    let probe = lab.probe(
-        "uboot",
-        &[
-            "--as",
-            "uboot",
-            "--mac",
-            "52:54:00:99:00:a1",
-            "--timeout",
-            "2",
-        ],
-    );
+    let probe = lab.probe("uboot", &client("uboot", "52:54:00:99:00:a1", None, "2"));
     lab.expect(
         &probe,
         1,
@@ -782,26 +571,17 @@ fn uboot_boots_with_a_dhcp_server_naming_bootherd() {
     ]);
     let probe = lab.probe(
         "uboot-dhcp",
+        &client("uboot", "52:54:00:99:00:a1", None, "4"),
+    );
+    lab.expect_boots(
+        &probe,
         &[
-            "--as",
-            "uboot",
-            "--mac",
-            "52:54:00:99:00:a1",
-            "--timeout",
-            "4",
+            "serverip 10.99.0.1 (siaddr), bootfile pxelinux.0",
+            "TFTP  10.99.0.1 pxelinux.cfg/01-52-54-00-99-00-a1: not found",
+            "TFTP  10.99.0.1 pxelinux.cfg/default-arm: not found",
+            "TFTP  10.99.0.1 pxelinux.cfg/default: 14 bytes; pxe get takes this file",
         ],
     );
-    lab.expect(&probe, 0, "VERDICT: boots");
-    for line in [
-        "serverip 10.99.0.1 (siaddr), bootfile pxelinux.0",
-        "TFTP  10.99.0.1 pxelinux.cfg/01-52-54-00-99-00-a1: not found",
-        "TFTP  10.99.0.1 pxelinux.cfg/default-arm: not found",
-        "TFTP  10.99.0.1 pxelinux.cfg/default: 14 bytes; pxe get takes this file",
-    ] {
-        if !probe.has_line(line) {
-            lab.fail(&format!("no line containing {line:?}"), &probe);
-        }
-    }
     assert_eq!(lab.expect_files_match(&probe), 1);
 }
 

@@ -12,16 +12,18 @@
 //! `ipxe.efi` in the root it gets nothing, and bootherd logs why.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
 use std::time::Duration;
 
 use bootherd_proto::client::{classify, Arch, Firmware};
 use bootherd_proto::wire::dhcp::MessageType;
 
-use crate::pxe_lab::{
-    dhcp_packets, interface_mac, ipv4_source, key_fields, option_text, parse_mac, read_lossy,
-    wait_until, Bg, Capture, LanDhcp, WireDhcp, LAN_DHCP_IP, SERVER_IP,
+use crate::pxe_lab::interface_mac;
+use crate::support::{
+    dhclient_args, dhclient_leases, dhcp_packets, ipv4_source, key_fields, need_lab, option_text,
+    parse_mac, read_lossy, temp_dir, wait_until, write_file, Bg, Capture, Dnsmasq, Lab, Server,
+    WireDhcp, LAN_DHCP_IP, SERVER_IP,
 };
-use crate::support::{need_lab, temp_dir, write_file, Lab, Server};
 
 /// After a client finishes, how long a late reply from bootherd still counts
 /// (longer than any reply delay bootherd uses).
@@ -32,7 +34,7 @@ const IGNORED: &str = "proxy: ignored: not a boot client";
 /// A lab with dnsmasq, bootherd `--proxy` at debug level on a root holding a BIOS
 /// boot file and an iPXE script. Fields drop in order.
 struct LanLab {
-    dhcp: LanDhcp,
+    dhcp: Dnsmasq,
     server: Server,
     lab: Lab,
     dir: tempfile::TempDir,
@@ -46,7 +48,7 @@ impl LanLab {
         write_file(&root.join("undionly.kpxe"), b"not really undionly.kpxe");
         write_file(&root.join("boot.ipxe"), b"#!ipxe\necho hello\n");
         let lab = Lab::up();
-        let dhcp = LanDhcp::start(&lab, dir.path(), false);
+        let dhcp = Dnsmasq::lan(&lab, dir.path(), "10m", &[]);
         let server = Server::start_in_with(&lab.srv(), &root, &["--proxy"], Some("debug"));
         let br0_mac = interface_mac(&lab, &lab.cli(), "br0");
         LanLab {
@@ -60,9 +62,8 @@ impl LanLab {
 
     /// Everything bootherd sends, in `NAME-srv`.
     fn capture_from_server(&self, tag: &str) -> Capture {
-        Capture::start(
-            &self.lab.srv(),
-            "eth0",
+        Capture::on_server(
+            &self.lab,
             &format!("ip and src host {SERVER_IP}"),
             self.dir.path(),
             tag,
@@ -77,15 +78,14 @@ impl LanLab {
 
     /// Waits until bootherd has logged `count` NotBoot lines for br0's MAC.
     fn expect_ignored(&self, count: usize, client: &str) {
-        assert!(
-            self.server.wait_for_lines(
-                &[IGNORED, &format!("mac={}", self.br0_mac)],
-                count,
-                Duration::from_secs(10)
+        self.server.expect_lines(
+            &[IGNORED, &format!("mac={}", self.br0_mac)],
+            count,
+            Duration::from_secs(10),
+            &format!(
+                "bootherd never logged {IGNORED:?} for {client}'s DISCOVER (mac {}): the request did not reach it",
+                self.br0_mac
             ),
-            "bootherd never logged {IGNORED:?} for {client}'s DISCOVER (mac {}): the request did not reach it; log:\n{}",
-            self.br0_mac,
-            self.server.log_text()
         );
     }
 }
@@ -112,36 +112,12 @@ fn ordinary_dhcp_clients_get_nothing_from_the_proxy() {
     let mac = lab.br0_mac.clone();
     let macb = parse_mac(&mac);
     // What reaches bootherd's namespace (for the xids), and what leaves bootherd.
-    let mut requests = Capture::start(
-        &lab.lab.srv(),
-        "eth0",
-        "udp dst port 67",
-        lab.dir.path(),
-        "requests",
-    );
+    let mut requests = Capture::on_server(&lab.lab, "udp dst port 67", lab.dir.path(), "requests");
     let mut from_server = lab.capture_from_server("from-bootherd");
 
     // busybox udhcpc: lease from dnsmasq; `-s /bin/true` leaves br0 alone.
     let before = lab.ignored_lines();
-    let out = lab.lab.exec(
-        &lab.lab.cli(),
-        30,
-        &[
-            "busybox",
-            "udhcpc",
-            "-f",
-            "-q",
-            "-n",
-            "-t",
-            "3",
-            "-T",
-            "2",
-            "-i",
-            "br0",
-            "-s",
-            "/bin/true",
-        ],
-    );
+    let out = lab.lab.udhcpc_once("br0", 3, &[]);
     assert!(out.success(), "udhcpc: {}", out.describe());
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(
@@ -153,35 +129,14 @@ fn ordinary_dhcp_clients_get_nothing_from_the_proxy() {
 
     // ISC dhclient, once, in the foreground, with private files; stopped once bound.
     let before = lab.ignored_lines();
-    let conf = lab.dir.path().join("dhclient.conf");
-    let leases = lab.dir.path().join("dhclient.leases");
-    write_file(&conf, b"");
-    let (conf_s, leases_s, pid_s) = (
-        conf.display().to_string(),
-        leases.display().to_string(),
-        lab.dir.path().join("dhclient.pid").display().to_string(),
-    );
-    let mut dhclient = Bg::spawn(
-        &lab.lab.cli(),
-        40,
-        &[
-            "dhclient",
-            "-1",
-            "-d",
-            "-v",
-            "-cf",
-            &conf_s,
-            "-sf",
-            "/bin/true",
-            "-lf",
-            &leases_s,
-            "-pf",
-            &pid_s,
-            "br0",
-        ],
+    let args = dhclient_args(
         lab.dir.path(),
-        "dhclient",
+        Path::new("/bin/true"),
+        "br0",
+        &["-1", "-d", "-v"],
     );
+    let leases = dhclient_leases(lab.dir.path(), "br0");
+    let mut dhclient = Bg::spawn(&lab.lab.cli(), 40, &args, lab.dir.path(), "dhclient");
     let bound = wait_until(Duration::from_secs(30), || {
         read_lossy(&leases).contains(&format!("dhcp-server-identifier {LAN_DHCP_IP};"))
             || !dhclient.is_running()
@@ -200,13 +155,15 @@ fn ordinary_dhcp_clients_get_nothing_from_the_proxy() {
     lab.expect_ignored(before + 1, "dhclient");
 
     // Any late reply would have left by now.
-    std::thread::sleep(LATE_REPLY_WINDOW);
-    let frames = from_server.stop();
+    from_server.expect_silent(
+        LATE_REPLY_WINDOW,
+        "only ordinary DHCP clients asked, so bootherd must send nothing",
+    );
     let counted = from_server.tcpdump_count();
-    assert!(
-        frames.is_empty() && counted == 0,
-        "bootherd sent {} packet(s) (tcpdump -r counts {counted}) while only ordinary DHCP clients asked:\n{}",
-        frames.len(),
+    assert_eq!(
+        counted,
+        0,
+        "tcpdump -r counts {counted} packet(s) from bootherd while only ordinary DHCP clients asked:\n{}",
         from_server.decode()
     );
 
@@ -225,38 +182,18 @@ fn ordinary_dhcp_clients_get_nothing_from_the_proxy() {
 
     // A PXE-class request in the same lab gets an answer: the capture works.
     let mut pxe_capture = lab.capture_from_server("from-bootherd-pxe");
-    let out = lab.lab.exec(
-        &lab.lab.cli(),
-        30,
-        &[
-            "busybox",
-            "udhcpc",
-            "-f",
-            "-q",
-            "-n",
-            "-t",
-            "2",
-            "-T",
-            "2",
-            "-i",
-            "br0",
-            "-s",
-            "/bin/true",
-            "-V",
-            "PXEClient:Arch:00000:UNDI:002001",
-            "-x",
-            "0x5d:0000",
-        ],
+    let out = lab.lab.udhcpc_once(
+        "br0",
+        2,
+        &["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"],
     );
-    assert!(
-        lab.server.wait_for_lines(
-            &["proxy: offer: TFTP undionly.kpxe", &format!("mac={mac}")],
-            1,
-            Duration::from_secs(10)
+    lab.server.expect_log(
+        &["proxy: offer: TFTP undionly.kpxe", &format!("mac={mac}")],
+        Duration::from_secs(10),
+        &format!(
+            "bootherd did not offer to the PXE-class udhcpc ({})",
+            out.describe()
         ),
-        "bootherd did not offer to the PXE-class udhcpc ({}); log:\n{}",
-        out.describe(),
-        lab.server.log_text()
     );
     std::thread::sleep(LATE_REPLY_WINDOW);
     let pxe_frames = pxe_capture.stop();
@@ -295,45 +232,22 @@ fn ordinary_dhcp_clients_get_nothing_from_the_proxy() {
     // A UEFI PXE client whose boot file is not in the root gets nothing either,
     // and bootherd says why.
     let mut uefi_capture = lab.capture_from_server("from-bootherd-uefi");
-    let out = lab.lab.exec(
-        &lab.lab.cli(),
-        30,
-        &[
-            "busybox",
-            "udhcpc",
-            "-f",
-            "-q",
-            "-n",
-            "-t",
-            "2",
-            "-T",
-            "2",
-            "-i",
-            "br0",
-            "-s",
-            "/bin/true",
-            "-V",
-            "PXEClient:Arch:00007:UNDI:003000",
-            "-x",
-            "0x5d:0007",
-        ],
+    let out = lab.lab.udhcpc_once(
+        "br0",
+        2,
+        &["-V", "PXEClient:Arch:00007:UNDI:003000", "-x", "0x5d:0007"],
     );
-    assert!(
-        lab.server.wait_for_lines(
-            &["proxy: ignored:", "ipxe.efi", &format!("mac={mac}")],
-            1,
-            Duration::from_secs(10)
+    lab.server.expect_log(
+        &["proxy: ignored:", "ipxe.efi", &format!("mac={mac}")],
+        Duration::from_secs(10),
+        &format!(
+            "bootherd did not log why it ignored a UEFI client without ipxe.efi ({})",
+            out.describe()
         ),
-        "bootherd did not log why it ignored a UEFI client without ipxe.efi ({}); log:\n{}",
-        out.describe(),
-        lab.server.log_text()
     );
-    std::thread::sleep(LATE_REPLY_WINDOW);
-    let uefi_frames = uefi_capture.stop();
-    assert!(
-        uefi_frames.is_empty(),
-        "bootherd answered a UEFI client whose boot file is missing:\n{}",
-        uefi_capture.decode()
+    uefi_capture.expect_silent(
+        LATE_REPLY_WINDOW,
+        "bootherd must not answer a UEFI client whose boot file is missing",
     );
 
     let reqs = requests.stop();

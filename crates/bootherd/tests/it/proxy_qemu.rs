@@ -33,11 +33,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bootherd_proto::client::{classify, format_mac, Arch, Firmware};
 use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType};
 
-use crate::pxe_lab::{
-    boot_script, dhcp_packets, key_fields, maybe_write_capture, option_text, package_version,
-    parse_mac, tool_version, Capture, Guest, LanDhcp, WireDhcp, LAN_DHCP_IP, LAN_POOL, SERVER_IP,
+use crate::pxe_lab::{boot_script, maybe_write_capture, package_version, tool_version, Guest};
+use crate::support::{
+    dhcp_packets, in_range, key_fields, need_lab_files, option_text, parse_mac,
+    pseudo_random_bytes, tail, temp_dir, write_file, Capture, Dnsmasq, Lab, Server, WireDhcp,
+    LAN_DHCP_IP, LAN_RANGE, SERVER_IP,
 };
-use crate::support::{need_lab_files, pseudo_random_bytes, temp_dir, write_file, Lab, Server};
 
 const QEMU: &str = "qemu-system-x86_64";
 const E1000_ROM: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
@@ -52,7 +53,7 @@ const BOOT_LIMIT: Duration = Duration::from_secs(150);
 struct BootLab {
     guest: Option<Guest>,
     tap: Capture,
-    dhcp: LanDhcp,
+    dhcp: Dnsmasq,
     server: Server,
     lab: Lab,
     dir: tempfile::TempDir,
@@ -82,7 +83,7 @@ impl BootLab {
             write_file(&root.join(to), &bytes);
         }
         let lab = Lab::up();
-        let dhcp = LanDhcp::start(&lab, dir.path(), true);
+        let dhcp = Dnsmasq::lan_with_router_adverts(&lab, dir.path(), "10m");
         let server = Server::start_in_with(&lab.srv(), &root, &["--proxy"], Some("debug"));
         lab.add_tap("tapx0");
         let tap = Capture::start(
@@ -127,8 +128,8 @@ impl BootLab {
             Ok(console) => (console, secs),
             Err(why) => panic!(
                 "{why}\n--- dnsmasq log (tail) ---\n{}\n--- tap capture ---\n{}",
-                crate::pxe_lab::tail(&self.dhcp.log_text(), 3000),
-                crate::pxe_lab::tail(&self.tap.decode(), 6000)
+                tail(&self.dhcp.log_text(), 3000),
+                tail(&self.tap.decode(), 6000)
             ),
         }
     }
@@ -149,9 +150,8 @@ impl BootLab {
     /// for `mac`, and acknowledged in its log.
     fn assert_lease_from_lan(&self, console: &str, mac: &str) -> Ipv4Addr {
         let ip = self.console_ip(console);
-        let last = ip.octets()[3];
         assert!(
-            ip.octets()[..3] == [10, 99, 0] && (LAN_POOL.0..=LAN_POOL.1).contains(&last),
+            in_range(ip, LAN_RANGE),
             "the guest's address {ip} is not from dnsmasq's pool"
         );
         assert_eq!(
@@ -164,20 +164,18 @@ impl BootLab {
         assert!(
             self.dhcp.log_text().contains(&ack),
             "dnsmasq did not log {ack:?}:\n{}",
-            crate::pxe_lab::tail(&self.dhcp.log_text(), 4000)
+            tail(&self.dhcp.log_text(), 4000)
         );
         ip
     }
 
     /// Waits (bounded) for a bootherd log line with all of `needles`.
     fn expect_log(&self, needles: &[&str]) -> String {
-        assert!(
-            self.server
-                .wait_for_lines(needles, 1, Duration::from_secs(10)),
-            "bootherd never logged a line with {needles:?}; log:\n{}",
-            self.server.log_text()
-        );
-        self.server.log_lines_with(needles).remove(0)
+        self.server.expect_log(
+            needles,
+            Duration::from_secs(10),
+            "bootherd never logged the line",
+        )
     }
 
     /// The script's fetches reached bootherd: the script over HTTP, then one file
@@ -473,7 +471,7 @@ fn uefi_ovmf_pxe_boots_through_proxy_and_port_4011() {
     assert!(
         console.contains("Start PXE over IPv4"),
         "OVMF's own PXE client did not run:\n{}",
-        crate::pxe_lab::tail(&console, 4000)
+        tail(&console, 4000)
     );
     let ip = lab.assert_lease_from_lan(&console, mac);
     let mac_field = format!("mac={mac}");

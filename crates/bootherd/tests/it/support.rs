@@ -1,10 +1,23 @@
-//! Test fixtures: the namespace lab, the server under test, bounded commands, test files.
+//! Test fixtures: the namespace lab, the server under test, bounded commands,
+//! test files; background programs in a lab ([`Bg`]), dnsmasq as the LAN's DHCP
+//! server ([`Dnsmasq`]) and tcpdump ([`Capture`]) in their own modules.
 //!
 //! Everything here cleans up after itself on drop, including while a test panics.
 
+mod bg;
+mod capture;
+mod dnsmasq;
+
+pub use bg::{read_lossy, tail, wait_until, Bg};
+pub use capture::{
+    dhcp_packets, ipv4_source, key_fields, option_text, parse_mac, Capture, Frame, WireDhcp,
+    BOOTHERD_DHCP_REPLIES,
+};
+pub use dnsmasq::{Dnsmasq, LAN_DHCP_IP, LAN_RANGE};
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +34,13 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 
 /// The server's address inside a lab (`NAME-srv`, eth0).
 pub const LAB_SERVER_IP: &str = "10.99.0.1";
+/// [`LAB_SERVER_IP`] as an address.
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+
+/// Whether `ip` lies in the inclusive range.
+pub fn in_range(ip: Ipv4Addr, range: (Ipv4Addr, Ipv4Addr)) -> bool {
+    (u32::from(range.0)..=u32::from(range.1)).contains(&u32::from(ip))
+}
 
 /// Environment variable put into the server's environment; no reply may ever contain it.
 pub const CANARY_VAR: &str = "BOOTHERD_TEST_CANARY";
@@ -68,19 +88,40 @@ fn skip(test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
 }
 
+/// Whether `test` can run: true without a `reason` against it; else prints
+/// `SKIP <test>: <reason>` and returns false, except under `CI=true`, where a
+/// test that cannot run is a failure.
+fn can_run(test: &str, reason: Option<String>) -> bool {
+    let Some(reason) = reason else {
+        return true;
+    };
+    if is_ci() {
+        panic!("{test}: CI=true, but {reason}");
+    }
+    skip(test, &reason);
+    false
+}
+
+/// The reason against a test when any of `items` is `absent`: `what: a, b (hint)`.
+fn any_absent(
+    items: &[&str],
+    absent: impl Fn(&str) -> bool,
+    what: &str,
+    hint: &str,
+) -> Option<String> {
+    let missing: Vec<&str> = items.iter().copied().filter(|i| absent(i)).collect();
+    (!missing.is_empty()).then(|| format!("{what}: {} ({hint})", missing.join(", ")))
+}
+
 /// Whether a test that needs root and network namespaces can run here.
 ///
 /// Prints `SKIP <test>: <reason>` and returns false when it cannot, except under
 /// `CI=true`, where a test that cannot run is a failure.
 pub fn need_root(test: &str) -> bool {
-    let Some(reason) = namespaces_unusable() else {
-        return true;
-    };
-    if is_ci() {
-        panic!("{test}: needs root and network namespaces, and CI=true, but {reason}");
-    }
-    skip(test, &reason);
-    false
+    can_run(
+        test,
+        namespaces_unusable().map(|r| format!("it needs root and network namespaces, and {r}")),
+    )
 }
 
 fn on_path(tool: &str) -> bool {
@@ -91,48 +132,32 @@ fn on_path(tool: &str) -> bool {
 /// [`need_root`], and every client program in `tools` installed (`scripts/test`
 /// installs them). Prints `SKIP` and returns false when not, except under `CI=true`.
 pub fn need_lab(test: &str, tools: &[&str]) -> bool {
-    if !need_root(test) {
-        return false;
-    }
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let reason = format!(
-        "not installed: {} (scripts/test installs them)",
-        missing.join(", ")
-    );
-    if is_ci() {
-        panic!("{test}: CI=true, but {reason}");
-    }
-    skip(test, &reason);
-    false
+    need_root(test)
+        && can_run(
+            test,
+            any_absent(
+                tools,
+                |t| !on_path(t),
+                "not installed",
+                "scripts/test installs them",
+            ),
+        )
 }
 
 /// [`need_lab`], and every file in `files` present (firmware images and boot
 /// programs from Debian packages that `scripts/test` installs). Prints `SKIP` and
 /// returns false when not, except under `CI=true`.
 pub fn need_lab_files(test: &str, tools: &[&str], files: &[&str]) -> bool {
-    if !need_lab(test, tools) {
-        return false;
-    }
-    let missing: Vec<&str> = files
-        .iter()
-        .copied()
-        .filter(|f| !Path::new(f).is_file())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let reason = format!(
-        "missing: {} (scripts/test installs the packages)",
-        missing.join(", ")
-    );
-    if is_ci() {
-        panic!("{test}: CI=true, but {reason}");
-    }
-    skip(test, &reason);
-    false
+    need_lab(test, tools)
+        && can_run(
+            test,
+            any_absent(
+                files,
+                |f| !Path::new(f).is_file(),
+                "missing",
+                "scripts/test installs the packages",
+            ),
+        )
 }
 
 /// What a finished (or killed) command left behind.
@@ -219,6 +244,32 @@ where
     run_bounded(&mut cmd, Duration::from_secs(30)).expect("run bootherd")
 }
 
+/// ISC dhclient's arguments for `iface`, `more` flags first, with private files
+/// in `dir`: an empty `dhclient.conf`, script `script`, the lease file
+/// [`dhclient_leases`] and a pid file.
+pub fn dhclient_args(dir: &Path, script: &Path, iface: &str, more: &[&str]) -> Vec<String> {
+    let conf = dir.join("dhclient.conf");
+    std::fs::write(&conf, "").unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
+    let mut args: Vec<String> = vec!["dhclient".into()];
+    args.extend(more.iter().map(|s| s.to_string()));
+    for (flag, path) in [
+        ("-cf", conf),
+        ("-sf", script.to_path_buf()),
+        ("-lf", dhclient_leases(dir, iface)),
+        ("-pf", dir.join(format!("dhclient-{iface}.pid"))),
+    ] {
+        args.push(flag.into());
+        args.push(path.display().to_string());
+    }
+    args.push(iface.into());
+    args
+}
+
+/// The lease file of [`dhclient_args`].
+pub fn dhclient_leases(dir: &Path, iface: &str) -> PathBuf {
+    dir.join(format!("dhclient-{iface}.leases"))
+}
+
 static LAB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Three network namespaces from `lab/lab.sh up`, torn down on drop.
@@ -286,6 +337,31 @@ impl Lab {
         cmd.args(args);
         run_bounded(&mut cmd, Duration::from_secs(secs + 15)).expect("run timeout/ip netns exec")
     }
+
+    /// busybox udhcpc once in the client namespace on `iface`: in the foreground,
+    /// quitting with a lease or after `tries` DISCOVERs 2 s apart, with script
+    /// `/bin/true` (which leaves the interface alone); `extra` goes last. Killed
+    /// after 30 s.
+    pub fn udhcpc_once(&self, iface: &str, tries: u32, extra: &[&str]) -> RunOutput {
+        let tries = tries.to_string();
+        let mut args = vec![
+            "busybox",
+            "udhcpc",
+            "-f",
+            "-q",
+            "-n",
+            "-t",
+            &tries,
+            "-T",
+            "2",
+            "-i",
+            iface,
+            "-s",
+            "/bin/true",
+        ];
+        args.extend_from_slice(extra);
+        self.exec(&self.cli(), 30, &args)
+    }
 }
 
 impl Drop for Lab {
@@ -311,33 +387,50 @@ pub struct Server {
     pub http: Vec<SocketAddrV4>,
 }
 
+/// `serve` flags for 127.0.0.1 with kernel-chosen ports.
+const LOCAL: [&str; 6] = [
+    "--listen",
+    "127.0.0.1",
+    "--tftp-port",
+    "0",
+    "--http-port",
+    "0",
+];
+
 impl Server {
+    /// `bootherd serve SOURCE PATH EXTRA...` (`SOURCE` is `--root` or
+    /// `--config`), inside namespace `ns` when given, at log level `rust_log`
+    /// when given.
+    fn serve(
+        ns: Option<&str>,
+        source: &str,
+        path: &Path,
+        extra: &[&str],
+        rust_log: Option<&str>,
+    ) -> Command {
+        let mut cmd = match ns {
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, BOOTHERD]);
+                cmd
+            }
+            None => Command::new(BOOTHERD),
+        };
+        cmd.args(["serve", source]).arg(path).args(extra);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        cmd
+    }
+
     /// Starts the server on 127.0.0.1 with kernel-chosen ports.
     pub fn start_local(root: &Path) -> Server {
-        let mut cmd = Command::new(BOOTHERD);
-        cmd.arg("serve").arg("--root").arg(root).args([
-            "--listen",
-            "127.0.0.1",
-            "--tftp-port",
-            "0",
-            "--http-port",
-            "0",
-        ]);
-        Server::spawn(cmd)
+        Server::spawn(Server::serve(None, "--root", root, &LOCAL, None))
     }
 
     /// Starts the server on 127.0.0.1 with kernel-chosen ports and `config`.
     pub fn start_local_config(config: &Path) -> Server {
-        let mut cmd = Command::new(BOOTHERD);
-        cmd.arg("serve").arg("--config").arg(config).args([
-            "--listen",
-            "127.0.0.1",
-            "--tftp-port",
-            "0",
-            "--http-port",
-            "0",
-        ]);
-        Server::spawn(cmd)
+        Server::spawn(Server::serve(None, "--config", config, &LOCAL, None))
     }
 
     /// The child's process id (to send it signals).
@@ -350,23 +443,17 @@ impl Server {
         Server::start_in_with(ns, root, &[], None)
     }
 
-    /// Like [`Server::start_in`], with more `serve` flags (such as `--proxy`) and,
-    /// when `rust_log` is given, that log level instead of the default. With
-    /// `--proxy` among the flags it also waits for `proxy listening on`.
+    /// Like [`Server::start_in`], with more `serve` flags (such as `--proxy`,
+    /// `--no-http` or `--config FILE`) and, when `rust_log` is given, that log
+    /// level instead of the default. With `--proxy` among the flags it also waits
+    /// for `proxy listening on`.
     pub fn start_in_with(ns: &str, root: &Path, extra: &[&str], rust_log: Option<&str>) -> Server {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, BOOTHERD, "serve", "--root"])
-            .arg(root)
-            .args(extra);
-        if let Some(level) = rust_log {
-            cmd.env("RUST_LOG", level);
-        }
-        let server = Server::spawn(cmd);
+        let server = Server::spawn(Server::serve(Some(ns), "--root", root, extra, rust_log));
         if extra.contains(&"--proxy") {
-            assert!(
-                server.wait_for_log("proxy listening on ", STARTUP_LIMIT),
-                "bootherd serve --proxy did not log `proxy listening on` within {STARTUP_LIMIT:?}; log:\n{}",
-                server.log_text()
+            server.expect_log(
+                &["proxy listening on "],
+                STARTUP_LIMIT,
+                "bootherd serve --proxy did not log `proxy listening on`",
             );
         }
         server
@@ -381,17 +468,13 @@ impl Server {
         extra: &[&str],
         rust_log: Option<&str>,
     ) -> Server {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, BOOTHERD, "serve", "--config"])
-            .arg(config)
-            .args(extra);
-        if let Some(level) = rust_log {
-            cmd.env("RUST_LOG", level);
-        }
-        Server::spawn(cmd)
+        Server::spawn(Server::serve(Some(ns), "--config", config, extra, rust_log))
     }
 
+    /// Runs `cmd` and waits until the server logs where TFTP and (unless
+    /// `--no-http` is among the arguments) HTTP listen.
     fn spawn(mut cmd: Command) -> Server {
+        let want_http = !cmd.get_args().any(|a| a == "--no-http");
         let level = cmd
             .get_envs()
             .find(|(k, _)| *k == "RUST_LOG")
@@ -448,7 +531,8 @@ impl Server {
             http: Vec::new(),
         };
         let deadline = Instant::now() + STARTUP_LIMIT;
-        while server.tftp.is_empty() || server.http.is_empty() {
+        let listening = |s: &Server| !s.tftp.is_empty() && (!want_http || !s.http.is_empty());
+        while !listening(&server) {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines_rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
@@ -468,7 +552,7 @@ impl Server {
                     );
                 }
             }
-            if server.tftp.is_empty() || server.http.is_empty() {
+            if !listening(&server) {
                 if let Ok(Some(status)) = server.child.try_wait() {
                     thread::sleep(Duration::from_millis(100));
                     panic!(
@@ -478,7 +562,8 @@ impl Server {
                 }
                 if Instant::now() >= deadline {
                     panic!(
-                        "bootherd serve did not log `tftp listening on` and `http listening on` within {STARTUP_LIMIT:?}; log:\n{}",
+                        "bootherd serve did not log `tftp listening on`{} within {STARTUP_LIMIT:?}; log:\n{}",
+                        if want_http { " and `http listening on`" } else { "" },
                         server.log_text()
                     );
                 }
@@ -527,16 +612,29 @@ impl Server {
 
     /// Waits up to `limit` until at least `count` logged lines contain every one of `needles`.
     pub fn wait_for_lines(&self, needles: &[&str], count: usize, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            if self.log_lines_with(needles).len() >= count {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(limit, || self.log_lines_with(needles).len() >= count)
+    }
+
+    /// [`Server::wait_for_lines`], failing the test with `what` and the log
+    /// when the lines do not come; returns every line with all of `needles`.
+    pub fn expect_lines(
+        &self,
+        needles: &[&str],
+        count: usize,
+        limit: Duration,
+        what: &str,
+    ) -> Vec<String> {
+        assert!(
+            self.wait_for_lines(needles, count, limit),
+            "{what} (waited {limit:?} for {count} line(s) with {needles:?}); log:\n{}",
+            self.log_text()
+        );
+        self.log_lines_with(needles)
+    }
+
+    /// [`Server::expect_lines`] for one line, which it returns (the first).
+    pub fn expect_log(&self, needles: &[&str], limit: Duration, what: &str) -> String {
+        self.expect_lines(needles, 1, limit, what).remove(0)
     }
 }
 

@@ -39,11 +39,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bootherd_proto::wire::dhcp::MessageType;
 
 use crate::dhcp_lab::{
-    in_range, lease_of, owned_dhcp_section, start_dhcp_server, write_config, LanServer, LAN_RANGE,
-    OWNED_RANGE,
+    lease_of, owned_dhcp_section, start_dhcp_server, write_tftp_config, OWNED_RANGE,
 };
-use crate::pxe_lab::{clean_console, dhcp_packets, parse_mac, tail, Bg, Capture, Frame};
-use crate::support::{need_lab_files, pseudo_random_bytes, temp_dir, write_file, Lab, Server};
+use crate::pxe_lab::clean_console;
+use crate::support::{
+    dhcp_packets, in_range, need_lab_files, parse_mac, pseudo_random_bytes, tail, temp_dir,
+    write_file, Bg, Capture, Dnsmasq, Frame, Lab, Server, BOOTHERD_DHCP_REPLIES, LAN_DHCP_IP,
+    LAN_RANGE, SERVER_IP,
+};
 
 const QEMU: &str = "qemu-system-aarch64";
 const UBOOT_BIN: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
@@ -55,8 +58,6 @@ const ARM64_KERNEL: &str =
 const OWNED_MAC: &str = "52:54:00:99:00:a1";
 /// A board bootherd does not own.
 const FOREIGN_MAC: &str = "52:54:00:99:00:f7";
-const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
-const LAN_DHCP_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 
 /// Where the board's files live in the TFTP root (any folder works).
 /// The board's folder as the inventory names it: `<profile folder>/<mac-hex>/`.
@@ -179,11 +180,14 @@ impl Drop for Console {
 }
 
 /// U-Boot `qemu_arm64` under QEMU on tap `tap` of the lab bridge, stopped at its
-/// prompt. Drops the console first, then QEMU (its whole process group).
+/// prompt with `autoload no` (so `dhcp` only binds). Drops the console first,
+/// then QEMU (its whole process group).
 struct Uboot {
     console: Console,
     qemu: Bg,
     mac: String,
+    /// When the first prompt came.
+    prompt: Instant,
 }
 
 impl Uboot {
@@ -218,10 +222,13 @@ impl Uboot {
             console,
             qemu,
             mac: mac.to_string(),
+            prompt: Instant::now(),
         };
         guest.step("Hit any key to stop autoboot", Duration::from_secs(30));
         guest.console.send(b"\r");
         guest.step("=> ", Duration::from_secs(10));
+        guest.prompt = Instant::now();
+        guest.command("setenv autoload no", Duration::from_secs(5));
         guest
     }
 
@@ -478,12 +485,11 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
     let lab = Lab::up();
     let mut tree = BootTree::build(&lab, dir.path());
     let db = dir.path().join("leases.sqlite");
-    let config = write_config(
+    let config = write_tftp_config(
         dir.path(),
-        "bootherd.toml",
+        &tree.root,
         &format!(
-            "[tftp]\nroot = {:?}\n{}\n{}",
-            tree.root.display().to_string(),
+            "{}\n{}",
             owned_dhcp_section(&db, &[OWNED_MAC], &[], ""),
             tree.inventory
         ),
@@ -492,13 +498,12 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
     // The LAN's server leaves the owned board alone, as its administrator would
     // configure it; the race against a LAN server that answers it too is
     // `uboot_takes_bootherds_offer_while_the_lan_server_answers_too`.
-    let lan = LanServer::start(&lab, dir.path(), &[OWNED_MAC]);
+    let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &[OWNED_MAC]);
     let server = start_dhcp_server(&lab.srv(), &config, &[]);
     lab.add_tap("tapx0");
 
     let mut guest = Uboot::start(&lab, dir.path(), "tapx0", OWNED_MAC);
-    let t_prompt = started.elapsed();
-    guest.command("setenv autoload no", Duration::from_secs(5));
+    let t_prompt = guest.prompt.duration_since(started);
     guest.command(
         &format!("setenv fdt_addr_r {FDT_ADDR_R}"),
         Duration::from_secs(5),
@@ -525,13 +530,10 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
         Some("pxelinux.0")
     );
     assert_eq!(env_value(&mut guest, "ipaddr"), Some(ip.to_string()));
-    assert!(
-        server.wait_for_log(
-            &format!("dhcp: ack {ip} to {OWNED_MAC}"),
-            Duration::from_secs(2)
-        ),
-        "bootherd did not log its ack of {ip}:\n{}",
-        server.log_text()
+    server.expect_log(
+        &[&format!("dhcp: ack {ip} to {OWNED_MAC}")],
+        Duration::from_secs(2),
+        &format!("bootherd did not log its ack of {ip}"),
     );
 
     // pxe get: the MAC-named file, first and only.
@@ -614,15 +616,9 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
 
     // A board bootherd does not own: dnsmasq's address, and not one packet from
     // bootherd's DHCP port.
-    let mut from_server = Capture::start(
-        &lab.srv(),
-        "eth0",
-        "udp and src host 10.99.0.1 and src port 67",
-        dir.path(),
-        "from-bootherd",
-    );
+    let mut from_server =
+        Capture::on_server(&lab, BOOTHERD_DHCP_REPLIES, dir.path(), "from-bootherd");
     let mut other = Uboot::start(&lab, dir.path(), "tapx0", FOREIGN_MAC);
-    other.command("setenv autoload no", Duration::from_secs(5));
     let dhcp2 = other.command("dhcp", Duration::from_secs(30));
     eprintln!("U-Boot `dhcp` ({FOREIGN_MAC}):\n{dhcp2}");
     let (ip2, _) = bound_address(&dhcp2)
@@ -639,13 +635,9 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
     );
     assert_eq!(lan.lease_of(FOREIGN_MAC), Some(ip2));
     drop(other);
-    thread::sleep(Duration::from_millis(500));
-    let frames = from_server.stop();
-    assert!(
-        frames.is_empty(),
-        "bootherd sent {} DHCP packet(s) while only a board it does not own asked:\n{}",
-        frames.len(),
-        from_server.decode()
+    from_server.expect_silent(
+        Duration::from_millis(500),
+        "only a board bootherd does not own asked, so it must send no DHCP packet",
     );
     let about_foreign = server.log_lines_with(&[FOREIGN_MAC]);
     assert!(
@@ -743,16 +735,12 @@ fn uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too() {
     std::fs::create_dir_all(&root).unwrap();
     let lab = Lab::up();
     let db = dir.path().join("leases.sqlite");
-    let config = write_config(
+    let config = write_tftp_config(
         dir.path(),
-        "bootherd.toml",
-        &format!(
-            "[tftp]\nroot = {:?}\n{}",
-            root.display().to_string(),
-            owned_dhcp_section(&db, &[OWNED_MAC], &[], "")
-        ),
+        &root,
+        &owned_dhcp_section(&db, &[OWNED_MAC], &[], ""),
     );
-    let lan = LanServer::start(&lab, dir.path(), &[]);
+    let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &[]);
     let server = start_dhcp_server(&lab.srv(), &config, &[]);
     lab.add_tap("tapx0");
     let mut tap = Capture::start(
@@ -763,7 +751,6 @@ fn uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too() {
         "tap",
     );
     let mut guest = Uboot::start(&lab, dir.path(), "tapx0", OWNED_MAC);
-    guest.command("setenv autoload no", Duration::from_secs(5));
     let mut results = Vec::new();
     for round in 1..=ROUNDS {
         let out = guest.command("dhcp", Duration::from_secs(30));
@@ -856,15 +843,9 @@ fn uboot_never_binds_with_proxy_dhcp_only() {
     let lab = Lab::up();
     let server = Server::start_in_with(&lab.srv(), &root, &["--proxy"], None);
     lab.add_tap("tapx0");
-    let mut from_server = Capture::start(
-        &lab.srv(),
-        "eth0",
-        "udp and src host 10.99.0.1 and src port 67",
-        dir.path(),
-        "from-bootherd",
-    );
+    let mut from_server =
+        Capture::on_server(&lab, BOOTHERD_DHCP_REPLIES, dir.path(), "from-bootherd");
     let mut guest = Uboot::start(&lab, dir.path(), "tapx0", OWNED_MAC);
-    guest.command("setenv autoload no", Duration::from_secs(5));
     let t0 = Instant::now();
     guest.type_line("dhcp");
     guest.step("BOOTP broadcast 1", Duration::from_secs(10));
@@ -916,13 +897,9 @@ fn uboot_never_binds_with_proxy_dhcp_only() {
         server.log_text()
     );
     eprintln!("bootherd: {} x {}", ignored.len(), ignored[0]);
-    thread::sleep(Duration::from_millis(300));
-    let frames = from_server.stop();
-    assert!(
-        frames.is_empty(),
-        "bootherd's proxy answered U-Boot ({} packets):\n{}",
-        frames.len(),
-        from_server.decode()
+    from_server.expect_silent(
+        Duration::from_millis(300),
+        "bootherd's proxy must not answer U-Boot",
     );
 }
 
