@@ -97,6 +97,35 @@ impl LabServer {
         format!("tftp://{LAB_SERVER_IP}:{}/{remote}", self.port)
     }
 
+    /// Runs a client that fetches into `local`; fails unless it succeeded and
+    /// `local` holds exactly `want`. Returns the client's output.
+    fn fetch(&self, secs: u64, args: &[&str], local: &Path, want: &[u8], what: &str) -> RunOutput {
+        let out = self.client(secs, args);
+        if !out.success() {
+            self.fail(what, &out);
+        }
+        assert_file_eq(local, want, what);
+        out
+    }
+
+    /// [`LabServer::tftp_hpa`], checked like [`LabServer::fetch`]; tftp-hpa exits
+    /// 0 after an error packet too, and its output says so.
+    fn tftp_hpa_fetch(
+        &self,
+        secs: u64,
+        mode: &str,
+        remote: &str,
+        local: &Path,
+        want: &[u8],
+        what: &str,
+    ) {
+        let out = self.tftp_hpa(secs, mode, remote, local);
+        if !out.success() || out.stdout.contains("Error") || out.stderr.contains("Error") {
+            self.fail(what, &out);
+        }
+        assert_file_eq(local, want, what);
+    }
+
     /// Panics with the client's output and the server's log.
     fn fail(&self, what: &str, out: &RunOutput) -> ! {
         panic!(
@@ -152,12 +181,8 @@ fn tftp_hpa_fetches_files_at_512_byte_blocks() {
     let lab = LabServer::start(&corpus.files());
     for (i, (remote, contents)) in corpus.files().into_iter().enumerate() {
         let local = lab.out(&format!("hpa-{i}"));
-        let out = lab.tftp_hpa(60, "octet", remote, &local);
-        // tftp-hpa exits 0 after an error packet too; its output says so.
-        if !out.success() || out.stdout.contains("Error") || out.stderr.contains("Error") {
-            lab.fail(&format!("tftp-hpa get {remote}"), &out);
-        }
-        assert_file_eq(&local, contents, &format!("tftp-hpa get {remote}"));
+        let what = format!("tftp-hpa get {remote}");
+        lab.tftp_hpa_fetch(60, "octet", remote, &local, contents, &what);
     }
 }
 
@@ -189,12 +214,8 @@ fn atftp_fetches_with_and_without_blksize_tsize_windowsize() {
             let mut args = vec!["atftp", "--get", "-r", remote, "-l", path_str(&local)];
             args.extend_from_slice(options);
             args.extend_from_slice(&["--trace", LAB_SERVER_IP, &port]);
-            let out = lab.client(60, &args);
             let what = format!("atftp {options:?} get {remote}");
-            if !out.success() {
-                lab.fail(&what, &out);
-            }
-            assert_file_eq(&local, contents, &what);
+            let out = lab.fetch(60, &args, &local, contents, &what);
             if !options.is_empty() {
                 // The server acknowledged every option it was offered.
                 let oack = out
@@ -238,12 +259,8 @@ fn curl_fetches_plain_and_with_blksize_1468() {
             let mut args = vec!["curl", "-sS", "--max-time", "50"];
             args.extend_from_slice(options);
             args.extend_from_slice(&["-o", path_str(&local), &url]);
-            let out = lab.client(60, &args);
             let what = format!("curl {options:?} {url}");
-            if !out.success() {
-                lab.fail(&what, &out);
-            }
-            assert_file_eq(&local, contents, &what);
+            lab.fetch(60, &args, &local, contents, &what);
         }
     }
 }
@@ -267,23 +284,17 @@ fn curl_fetches_over_http_on_port_80() {
     for (i, (remote, contents)) in corpus.files().into_iter().enumerate() {
         let local = lab.out(&format!("http-{i}"));
         let url = format!("http://{LAB_SERVER_IP}/{remote}");
-        let out = lab.client(
-            60,
-            &[
-                "curl",
-                "-sS",
-                "--fail",
-                "--max-time",
-                "50",
-                "-o",
-                path_str(&local),
-                &url,
-            ],
-        );
-        if !out.success() {
-            lab.fail(&format!("curl {url}"), &out);
-        }
-        assert_file_eq(&local, contents, &format!("curl {url}"));
+        let args = [
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "50",
+            "-o",
+            path_str(&local),
+            &url,
+        ];
+        lab.fetch(60, &args, &local, contents, &format!("curl {url}"));
     }
     let url = format!("http://{LAB_SERVER_IP}/missing.bin");
     let out = lab.client(
@@ -334,12 +345,8 @@ fn busybox_tftp_fetches_with_and_without_blksize() {
             ];
             args.extend_from_slice(options);
             args.extend_from_slice(&[LAB_SERVER_IP, &port]);
-            let out = lab.client(60, &args);
             let what = format!("busybox tftp {options:?} get {remote}");
-            if !out.success() {
-                lab.fail(&what, &out);
-            }
-            assert_file_eq(&local, contents, &what);
+            lab.fetch(60, &args, &local, contents, &what);
         }
     }
 }
@@ -359,41 +366,29 @@ fn large_file_crosses_block_number_rollover() {
     let port = lab.port_arg();
 
     let local = lab.out("hpa-big");
-    let out = lab.tftp_hpa(240, "octet", "big.bin", &local);
-    if !out.success() || out.stdout.contains("Error") || out.stderr.contains("Error") {
-        lab.fail("tftp-hpa get big.bin (512-byte blocks)", &out);
-    }
-    assert_file_eq(&local, &big, "tftp-hpa get big.bin (512-byte blocks)");
+    let what = "tftp-hpa get big.bin (512-byte blocks)";
+    lab.tftp_hpa_fetch(240, "octet", "big.bin", &local, &big, what);
     std::fs::remove_file(&local).expect("remove received copy");
 
     let local = lab.out("atftp-big");
-    let out = lab.client(
-        240,
-        &[
-            "atftp",
-            "--get",
-            "-r",
-            "big.bin",
-            "-l",
-            path_str(&local),
-            "--option",
-            "blksize 1468",
-            "--option",
-            "windowsize 8",
-            "--option",
-            "tsize 0",
-            LAB_SERVER_IP,
-            &port,
-        ],
-    );
-    if !out.success() {
-        lab.fail("atftp get big.bin (blksize 1468, windowsize 8)", &out);
-    }
-    assert_file_eq(
-        &local,
-        &big,
-        "atftp get big.bin (blksize 1468, windowsize 8)",
-    );
+    let args = [
+        "atftp",
+        "--get",
+        "-r",
+        "big.bin",
+        "-l",
+        path_str(&local),
+        "--option",
+        "blksize 1468",
+        "--option",
+        "windowsize 8",
+        "--option",
+        "tsize 0",
+        LAB_SERVER_IP,
+        &port,
+    ];
+    let what = "atftp get big.bin (blksize 1468, windowsize 8)";
+    lab.fetch(240, &args, &local, &big, what);
 }
 
 /// A text file whose netascii form puts a CR LF pair and a CR NUL pair across
@@ -440,56 +435,38 @@ fn netascii_text_is_encoded_on_the_wire_and_decoded_by_clients() {
     let port = lab.port_arg();
 
     let local = lab.out("hpa-notes");
-    let out = lab.tftp_hpa(60, "netascii", "notes.txt", &local);
-    if !out.success() || out.stdout.contains("Error") || out.stderr.contains("Error") {
-        lab.fail("tftp-hpa netascii get", &out);
-    }
-    assert_file_eq(&local, &text, "tftp-hpa netascii get (decoded)");
+    let what = "tftp-hpa netascii get (decoded)";
+    lab.tftp_hpa_fetch(60, "netascii", "notes.txt", &local, &text, what);
 
     // atftp has no batch-mode switch for the mode; drive its prompt.
     let local = lab.out("atftp-notes");
-    let out = lab.client(
-        60,
-        &[
-            "sh",
-            "-c",
-            r#"printf 'mode netascii\nget %s %s\nquit\n' "$1" "$2" | atftp "$3" "$4""#,
-            "sh",
-            "notes.txt",
-            path_str(&local),
-            LAB_SERVER_IP,
-            &port,
-        ],
-    );
-    if !out.success() {
-        lab.fail("atftp netascii get", &out);
-    }
-    assert_file_eq(&local, &text, "atftp netascii get (decoded)");
+    let args = [
+        "sh",
+        "-c",
+        r#"printf 'mode netascii\nget %s %s\nquit\n' "$1" "$2" | atftp "$3" "$4""#,
+        "sh",
+        "notes.txt",
+        path_str(&local),
+        LAB_SERVER_IP,
+        &port,
+    ];
+    lab.fetch(60, &args, &local, &text, "atftp netascii get (decoded)");
 
     // curl writes what came over the wire: exactly the netascii encoding.
     let local = lab.out("curl-notes");
     let url = format!("{};mode=netascii", lab.url("notes.txt"));
-    let out = lab.client(
-        60,
-        &[
-            "curl",
-            "-sS",
-            "--max-time",
-            "50",
-            "--tftp-no-options",
-            "-o",
-            path_str(&local),
-            &url,
-        ],
-    );
-    if !out.success() {
-        lab.fail("curl netascii get", &out);
-    }
-    assert_file_eq(
-        &local,
-        &netascii_encode(&text),
-        "curl netascii get (wire bytes)",
-    );
+    let args = [
+        "curl",
+        "-sS",
+        "--max-time",
+        "50",
+        "--tftp-no-options",
+        "-o",
+        path_str(&local),
+        &url,
+    ];
+    let wire = netascii_encode(&text);
+    lab.fetch(60, &args, &local, &wire, "curl netascii get (wire bytes)");
 }
 
 #[test]
