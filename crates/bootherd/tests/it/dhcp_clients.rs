@@ -153,6 +153,23 @@ impl ClientLab {
         }
     }
 
+    /// Runs dhclient once (`args`, output under `tag`) until its script records
+    /// a call starting with `prefix` after the first `skip`; stops it and
+    /// returns that call.
+    fn dhclient_until(
+        &self,
+        args: &[String],
+        tag: &str,
+        script: &Path,
+        prefix: &str,
+        skip: usize,
+    ) -> String {
+        let mut run = Bg::spawn(&self.lab.cli(), 40, args, self.dir.path(), tag);
+        let event = self.wait_event(script, prefix, skip, &mut run);
+        run.stop(Duration::from_secs(3));
+        event
+    }
+
     /// The one lease record for `mac`, which must exist.
     fn lease(&self, mac: &str) -> LeaseRow {
         lease_of(&self.db, mac).unwrap_or_else(|| {
@@ -198,6 +215,13 @@ fn field<'a>(event: &'a str, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// The address in `ip=` of a recorded script call.
+fn ip_field(event: &str) -> Ipv4Addr {
+    field(event, "ip")
+        .parse()
+        .unwrap_or_else(|e| panic!("no address in `ip=` ({e}): {event}"))
+}
+
 /// A bound lease from bootherd's pool for `mac`, `lease_secs` long.
 fn assert_bound(lease: &LeaseRow, mac: &str, ip: Ipv4Addr) {
     assert_eq!(lease.ip, ip, "lease record: {lease:?}");
@@ -224,12 +248,8 @@ fn dhclient_gets_renews_and_releases_an_owned_lease() {
     let once = dhclient_args(lab.dir.path(), &script, "dhc0", &["-1", "-d", "-v"]);
 
     // Lease.
-    let mut run = Bg::spawn(&lab.lab.cli(), 40, &once, lab.dir.path(), "dhclient-1");
-    let bound = lab.wait_event(&script, "reason=BOUND", 0, &mut run);
-    run.stop(Duration::from_secs(3));
-    let ip: Ipv4Addr = field(&bound, "ip")
-        .parse()
-        .expect("dhclient's new_ip_address");
+    let bound = lab.dhclient_until(&once, "dhclient-1", &script, "reason=BOUND", 0);
+    let ip = ip_field(&bound);
     assert!(
         in_range(ip, OWNED_RANGE),
         "dhclient bound {ip}, not from bootherd's pool: {bound}\n{}",
@@ -245,9 +265,7 @@ fn dhclient_gets_renews_and_releases_an_owned_lease() {
     // Renew: run again with the lease file (INIT-REBOOT); `ends` moves on.
     thread::sleep(Duration::from_millis(1200));
     let events = lab.events(&script).len();
-    let mut run = Bg::spawn(&lab.lab.cli(), 40, &once, lab.dir.path(), "dhclient-2");
-    let reboot = lab.wait_event(&script, "reason=REBOOT", events, &mut run);
-    run.stop(Duration::from_secs(3));
+    let reboot = lab.dhclient_until(&once, "dhclient-2", &script, "reason=REBOOT", events);
     assert_eq!(field(&reboot, "ip"), ip.to_string(), "{reboot}");
     let renewed = lab.lease(DHCLIENT_MAC);
     assert_bound(&renewed, DHCLIENT_MAC, ip);
@@ -308,7 +326,7 @@ fn udhcpc_gets_renews_and_releases_an_owned_lease() {
         "udhcpc",
     );
     let bound = lab.wait_event(&script, "event=bound", 0, &mut run);
-    let ip: Ipv4Addr = field(&bound, "ip").parse().expect("udhcpc's ip");
+    let ip = ip_field(&bound);
     assert!(
         in_range(ip, OWNED_RANGE),
         "udhcpc bound {ip}, not from bootherd's pool: {bound}"
@@ -406,12 +424,8 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
 
     let script = lab.script("dhclient-script", DHCLIENT_SCRIPT);
     let once = dhclient_args(lab.dir.path(), &script, "dhc0", &["-1", "-d", "-v"]);
-    let mut run = Bg::spawn(&lab.lab.cli(), 40, &once, lab.dir.path(), "dhclient");
-    let bound = lab.wait_event(&script, "reason=BOUND", 0, &mut run);
-    run.stop(Duration::from_secs(3));
-    let dhclient_ip: Ipv4Addr = field(&bound, "ip")
-        .parse()
-        .expect("dhclient's new_ip_address");
+    let bound = lab.dhclient_until(&once, "dhclient", &script, "reason=BOUND", 0);
+    let dhclient_ip = ip_field(&bound);
     assert!(
         in_range(dhclient_ip, LAN_RANGE) && field(&bound, "server") == "10.99.0.2",
         "dhclient did not get its lease from dnsmasq: {bound}"

@@ -429,23 +429,15 @@ extra_args = "modprobe.blacklist=bcm2835_v4l2"
         ],
     );
     // What the Pi got is what `bootherd show` says the machine is served.
-    let shown = crate::support::run_bootherd([
-        "show",
-        "--config",
-        config.to_str().unwrap(),
-        "lab-pi4",
-        "--server",
-        "10.99.0.1",
-    ]);
-    assert!(shown.success(), "{}", shown.describe());
+    let shown = crate::support::show_in_lab(&config, "lab-pi4");
     for name in ["cmdline.txt", "config.txt"] {
         let got = std::fs::read_to_string(pi4.out.join("ab5a4158").join(name))
             .unwrap_or_else(|e| lab.fail(&format!("{name} not saved: {e}"), &pi4));
         let header = format!("==> ab5a4158/{name} <==\n{got}");
         assert!(
-            shown.stdout.contains(&header),
+            shown.contains(&header),
             "the Pi got {name}:\n{got}\nbut show says:\n{}",
-            shown.stdout
+            shown
         );
     }
     let cmdline = std::fs::read_to_string(pi4.out.join("ab5a4158/cmdline.txt")).unwrap();

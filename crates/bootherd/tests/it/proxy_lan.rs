@@ -20,9 +20,9 @@ use bootherd_proto::wire::dhcp::MessageType;
 
 use crate::pxe_lab::interface_mac;
 use crate::support::{
-    dhclient_args, dhclient_leases, dhcp_packets, ipv4_source, key_fields, need_lab, option_text,
-    parse_mac, read_lossy, temp_dir, wait_until, write_file, Bg, Capture, Dnsmasq, Lab, Server,
-    WireDhcp, LAN_DHCP_IP, SERVER_IP,
+    assert_classified, dhclient_args, dhclient_leases, dhcp_packets, ipv4_source, key_fields,
+    need_lab, option_text, parse_mac, read_lossy, temp_dir, wait_until, write_file, Bg, Capture,
+    Dnsmasq, Lab, Server, WireDhcp, LAN_DHCP_IP, SERVER_IP,
 };
 
 /// After a client finishes, how long a late reply from bootherd still counts
@@ -261,12 +261,11 @@ fn ordinary_dhcp_clients_get_nothing_from_the_proxy() {
                 offer.packet.xid
             )
         });
-    let client = classify(&pxe_discover.packet);
-    assert_eq!(
-        (client.firmware, client.arch),
-        (Firmware::BiosPxe, Some(Arch::BiosX86)),
-        "{}",
-        key_fields(&pxe_discover.packet)
+    assert_classified(
+        &pxe_discover.packet,
+        Firmware::BiosPxe,
+        Arch::BiosX86,
+        "the PXE-class DISCOVER",
     );
 
     assert!(

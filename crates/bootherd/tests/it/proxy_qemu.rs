@@ -30,12 +30,12 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bootherd_proto::client::{classify, format_mac, Arch, Firmware};
+use bootherd_proto::client::{format_mac, Arch, Firmware};
 use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType};
 
 use crate::pxe_lab::{boot_script, maybe_write_capture, package_version, tool_version, Guest};
 use crate::support::{
-    dhcp_packets, in_range, key_fields, need_lab_files, option_text, parse_mac,
+    assert_classified, dhcp_packets, in_range, key_fields, need_lab_files, option_text, parse_mac,
     pseudo_random_bytes, tail, temp_dir, write_file, Capture, Dnsmasq, Lab, Server, WireDhcp,
     LAN_DHCP_IP, LAN_RANGE, SERVER_IP,
 };
@@ -276,13 +276,7 @@ fn assert_ipxe_round(packets: &[WireDhcp], mac: &[u8; 6], arch: Arch) -> WireDhc
         })
         .unwrap_or_else(|| panic!("no iPXE DISCOVER from {} on the tap", format_mac(mac)))
         .clone();
-    let client = classify(&discover.packet);
-    assert_eq!(
-        (client.firmware, client.arch),
-        (Firmware::Ipxe, Some(arch)),
-        "iPXE's DISCOVER: {}",
-        key_fields(&discover.packet)
-    );
+    assert_classified(&discover.packet, Firmware::Ipxe, arch, "iPXE's DISCOVER");
     let offers = replies_to(packets, discover.packet.xid);
     let offer = offers
         .iter()
@@ -512,12 +506,11 @@ fn uefi_ovmf_pxe_boots_through_proxy_and_port_4011() {
         })
         .unwrap_or_else(|| panic!("no DISCOVER from OVMF on the tap:\n{}", lab.tap.decode()))
         .clone();
-    let client = classify(&discover.packet);
-    assert_eq!(
-        (client.firmware, client.arch),
-        (Firmware::UefiPxe, Some(Arch::UefiX64)),
-        "OVMF's DISCOVER: {}",
-        key_fields(&discover.packet)
+    assert_classified(
+        &discover.packet,
+        Firmware::UefiPxe,
+        Arch::UefiX64,
+        "OVMF's DISCOVER",
     );
     let offer = replies_to(&packets, discover.packet.xid)
         .into_iter()
@@ -539,12 +532,11 @@ fn uefi_ovmf_pxe_boots_through_proxy_and_port_4011() {
         .unwrap_or_else(|| panic!("OVMF never asked on port 4011:\n{}", lab.tap.decode()))
         .clone();
     assert_eq!(*request.udp.src.ip(), ip, "4011 request source");
-    let client = classify(&request.packet);
-    assert_eq!(
-        (client.firmware, client.arch),
-        (Firmware::UefiPxe, Some(Arch::UefiX64)),
-        "OVMF's port 4011 request: {}",
-        key_fields(&request.packet)
+    assert_classified(
+        &request.packet,
+        Firmware::UefiPxe,
+        Arch::UefiX64,
+        "OVMF's port 4011 request",
     );
     let ack = replies_to(&packets, request.packet.xid)
         .into_iter()

@@ -10,8 +10,8 @@ mod dnsmasq;
 
 pub use bg::{read_lossy, tail, wait_until, Bg};
 pub use capture::{
-    dhcp_packets, ipv4_source, key_fields, option_text, parse_mac, Capture, Frame, WireDhcp,
-    BOOTHERD_DHCP_REPLIES,
+    assert_classified, dhcp_packets, ipv4_source, key_fields, option_text, parse_mac, Capture,
+    Frame, WireDhcp, BOOTHERD_DHCP_REPLIES,
 };
 pub use dnsmasq::{Dnsmasq, LAN_DHCP_IP, LAN_RANGE};
 
@@ -132,32 +132,45 @@ fn on_path(tool: &str) -> bool {
 /// [`need_root`], and every client program in `tools` installed (`scripts/test`
 /// installs them). Prints `SKIP` and returns false when not, except under `CI=true`.
 pub fn need_lab(test: &str, tools: &[&str]) -> bool {
-    need_root(test)
-        && can_run(
-            test,
-            any_absent(
-                tools,
-                |t| !on_path(t),
-                "not installed",
-                "scripts/test installs them",
-            ),
-        )
+    need_lab_files(test, tools, &[])
 }
 
 /// [`need_lab`], and every file in `files` present (firmware images and boot
 /// programs from Debian packages that `scripts/test` installs). Prints `SKIP` and
 /// returns false when not, except under `CI=true`.
 pub fn need_lab_files(test: &str, tools: &[&str], files: &[&str]) -> bool {
-    need_lab(test, tools)
-        && can_run(
-            test,
-            any_absent(
-                files,
-                |f| !Path::new(f).is_file(),
-                "missing",
-                "scripts/test installs the packages",
-            ),
+    let missing_tools = || {
+        any_absent(
+            tools,
+            |t| !on_path(t),
+            "not installed",
+            "scripts/test installs them",
         )
+    };
+    let missing_files = || {
+        any_absent(
+            files,
+            |f| !Path::new(f).is_file(),
+            "missing",
+            "scripts/test installs the packages",
+        )
+    };
+    need_root(test) && can_run(test, missing_tools().or_else(missing_files))
+}
+
+/// `bootherd show --config CONFIG MACHINE --server` [`LAB_SERVER_IP`]: the
+/// files bootherd serves that machine in a lab, each under `==> PATH <==`.
+pub fn show_in_lab(config: &Path, machine: &str) -> String {
+    let out = run_bootherd([
+        "show".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        machine.as_ref(),
+        "--server".as_ref(),
+        LAB_SERVER_IP.as_ref(),
+    ]);
+    assert!(out.success(), "{}", out.describe());
+    out.stdout
 }
 
 /// What a finished (or killed) command left behind.
@@ -270,6 +283,18 @@ pub fn dhclient_leases(dir: &Path, iface: &str) -> PathBuf {
     dir.join(format!("dhclient-{iface}.leases"))
 }
 
+/// Runs `lab/lab.sh ARGS`, killed after `limit`; fails the test unless it succeeds.
+fn lab_sh(args: &[&str], limit: Duration) {
+    let out = run_bounded(Command::new(lab_script()).args(args), limit)
+        .unwrap_or_else(|e| panic!("run lab/lab.sh {}: {e}", args.join(" ")));
+    assert!(
+        out.success(),
+        "lab/lab.sh {} failed: {}",
+        args.join(" "),
+        out.describe()
+    );
+}
+
 static LAB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Three network namespaces from `lab/lab.sh up`, torn down on drop.
@@ -284,17 +309,7 @@ impl Lab {
         let lab = Lab {
             name: format!("bh-{}-{n}", std::process::id()),
         };
-        let out = run_bounded(
-            Command::new(lab_script()).args(["up", &lab.name]),
-            Duration::from_secs(60),
-        )
-        .expect("run lab/lab.sh up");
-        assert!(
-            out.success(),
-            "lab/lab.sh up {} failed: {}",
-            lab.name,
-            out.describe()
-        );
+        lab_sh(&["up", &lab.name], Duration::from_secs(60));
         lab
     }
 
@@ -316,17 +331,7 @@ impl Lab {
     /// Adds tap device `tap` to the bridge in the client namespace (`lab/lab.sh tap`),
     /// for a QEMU guest; it goes away with the namespace.
     pub fn add_tap(&self, tap: &str) {
-        let out = run_bounded(
-            Command::new(lab_script()).args(["tap", &self.name, tap]),
-            Duration::from_secs(30),
-        )
-        .expect("run lab/lab.sh tap");
-        assert!(
-            out.success(),
-            "lab/lab.sh tap {} {tap} failed: {}",
-            self.name,
-            out.describe()
-        );
+        lab_sh(&["tap", &self.name, tap], Duration::from_secs(30));
     }
 
     /// Runs `args` inside namespace `ns`, killed after `secs` seconds (by

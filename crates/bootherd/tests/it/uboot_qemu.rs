@@ -435,21 +435,12 @@ impl BootTree {
     /// Reads the generated pxelinux file from `bootherd show` for `config`, checks
     /// it names the board's files, and records its size.
     fn learn_generated(&mut self, config: &Path) {
-        let out = crate::support::run_bootherd([
-            "show",
-            "--config",
-            config.to_str().unwrap(),
-            "rock64-qemu",
-            "--server",
-            "10.99.0.1",
-        ]);
-        assert!(out.success(), "{}", out.describe());
+        let shown = crate::support::show_in_lab(config, "rock64-qemu");
         let header = format!("==> {} <==\n", self.pxe_file.0);
-        let content = out
-            .stdout
+        let content = shown
             .split_once(&header)
             .map(|(_, rest)| rest.split("\n==> ").next().unwrap_or(rest))
-            .unwrap_or_else(|| panic!("show printed no {header}: {}", out.stdout));
+            .unwrap_or_else(|| panic!("show printed no {header}: {shown}"));
         for (path, _) in &self.files {
             assert!(content.contains(path.as_str()), "{path} not in\n{content}");
         }

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use bootherd_proto::client::{classify, Arch, Firmware};
 use bootherd_proto::wire::dhcp::DhcpPacket;
 
 use super::{run_bounded, wait_until, Bg, Lab, SERVER_IP};
@@ -256,6 +257,18 @@ pub fn parse_mac(mac: &str) -> [u8; 6] {
 pub fn option_text(p: &DhcpPacket, code: u8) -> Option<String> {
     p.option(code)
         .map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+/// Asserts that bootherd's classifier takes `p` for `firmware` on `arch`;
+/// `what` names the packet in the failure message.
+pub fn assert_classified(p: &DhcpPacket, firmware: Firmware, arch: Arch, what: &str) {
+    let client = classify(p);
+    assert_eq!(
+        (client.firmware, client.arch),
+        (firmware, Some(arch)),
+        "{what}: {}",
+        key_fields(p)
+    );
 }
 
 /// A one-line summary of the options a capture fixture is about.
