@@ -62,6 +62,9 @@ struct Cli {
     /// addresses offered to two MACs.
     #[arg(long)]
     dora: bool,
+    /// Option 60 of every request (default: a BIOS PXE ROM's).
+    #[arg(long, default_value = packet::PXE_BIOS_CLASS)]
+    vendor_class: String,
     /// Receive buffer to ask for, in bytes.
     #[arg(long, default_value_t = 32 << 20)]
     rcvbuf: usize,
@@ -107,6 +110,9 @@ fn config(cli: &Cli) -> Result<run::Config, String> {
     if cli.port == 0 {
         return Err("--port must not be 0".into());
     }
+    if cli.vendor_class.is_empty() || cli.vendor_class.len() > 255 {
+        return Err("--vendor-class must be 1 to 255 bytes".into());
+    }
     netns::check_target(cli.server)?;
     Ok(run::Config {
         server: SocketAddrV4::new(cli.server, cli.port),
@@ -119,6 +125,7 @@ fn config(cli: &Cli) -> Result<run::Config, String> {
         mac_base: packet::parse_mac(&cli.mac_base)?,
         xid_base: cli.xid_base.unwrap_or_else(random_xid),
         dora: cli.dora,
+        vendor_class: cli.vendor_class.clone().into_bytes(),
         rcvbuf: cli.rcvbuf,
         max_sent: cli.max_sent,
     })

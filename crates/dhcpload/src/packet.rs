@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use bootherd_proto::wire::dhcp::{code, DhcpPacket, MessageType, BOOTREPLY, MAGIC_COOKIE};
 
 /// Option 60 of a BIOS PXE ROM (PXE 2.1: architecture 0, UNDI 2.1).
-pub const PXE_BIOS_CLASS: &[u8] = b"PXEClient:Arch:00000:UNDI:002001";
+pub const PXE_BIOS_CLASS: &str = "PXEClient:Arch:00000:UNDI:002001";
 
 /// Option 55 of a BIOS PXE client: the usual network parameters, the PXE
 /// ones (43, 60, 66, 67) and the PXE-reserved 128-135.
@@ -71,9 +71,11 @@ fn guid(mac: [u8; 6]) -> [u8; 17] {
 }
 
 /// A BIOS PXE DISCOVER (or, with `offer`, the REQUEST for an offered address)
-/// as a relay at `relay` forwards it: giaddr = `relay`, hops 1.
+/// as a relay at `relay` forwards it: giaddr = `relay`, hops 1. Option 60 is
+/// `class` ([`PXE_BIOS_CLASS`] for a real PXE ROM).
 pub fn pxe_request(
     relay: Ipv4Addr,
+    class: &[u8],
     mac: [u8; 6],
     xid: u32,
     offer: Option<(Ipv4Addr, Ipv4Addr)>,
@@ -102,7 +104,7 @@ pub fn pxe_request(
     p.set_option(code::CLIENT_UUID, guid(mac));
     p.set_option(code::CLIENT_ARCH, [0, 0]);
     p.set_option(code::CLIENT_NDI, [1, 2, 1]);
-    p.set_option(code::VENDOR_CLASS, PXE_BIOS_CLASS);
+    p.set_option(code::VENDOR_CLASS, class);
     p
 }
 
@@ -134,15 +136,15 @@ pub struct Template {
 }
 
 impl Template {
-    /// The DISCOVER template for relay address `relay`.
-    pub fn discover(relay: Ipv4Addr) -> Template {
-        Template::new(pxe_request(relay, [0; 6], 0, None))
+    /// The DISCOVER template for relay address `relay` and option 60 `class`.
+    pub fn discover(relay: Ipv4Addr, class: &[u8]) -> Template {
+        Template::new(pxe_request(relay, class, [0; 6], 0, None))
     }
 
-    /// The REQUEST template for relay address `relay`.
-    pub fn request(relay: Ipv4Addr) -> Template {
+    /// The REQUEST template for relay address `relay` and option 60 `class`.
+    pub fn request(relay: Ipv4Addr, class: &[u8]) -> Template {
         let zero = Ipv4Addr::UNSPECIFIED;
-        Template::new(pxe_request(relay, [0; 6], 0, Some((zero, zero))))
+        Template::new(pxe_request(relay, class, [0; 6], 0, Some((zero, zero))))
     }
 
     fn new(packet: DhcpPacket) -> Template {
@@ -255,20 +257,20 @@ mod tests {
 
     #[test]
     fn discover_template_matches_a_built_packet() {
-        let t = Template::discover(RELAY);
+        let t = Template::discover(RELAY, PXE_BIOS_CLASS.as_bytes());
         let mut buf = [0u8; MAX_REQUEST_LEN];
         for seq in [0u64, 1, 255, 256, 70_000, 0xffff_ffff] {
             let mac = mac_at(0x000c_0300_0000, seq);
             let xid = 0x1234_0000u32.wrapping_add(seq as u32);
             let n = t.write(&mut buf, mac, xid);
-            let built = pxe_request(RELAY, mac, xid, None);
+            let built = pxe_request(RELAY, PXE_BIOS_CLASS.as_bytes(), mac, xid, None);
             assert_eq!(&buf[..n], &built.emit()[..], "seq {seq}");
         }
     }
 
     #[test]
     fn discover_is_a_realistic_pxe_bios_discover() {
-        let t = Template::discover(RELAY);
+        let t = Template::discover(RELAY, PXE_BIOS_CLASS.as_bytes());
         let mut buf = [0u8; MAX_REQUEST_LEN];
         let mac = [0, 0x0c, 3, 0, 1, 2];
         let n = t.write(&mut buf, mac, 77);
@@ -295,18 +297,43 @@ mod tests {
 
     #[test]
     fn request_template_matches_a_built_packet() {
-        let t = Template::request(RELAY);
+        let t = Template::request(RELAY, PXE_BIOS_CLASS.as_bytes());
         let mut buf = [0u8; MAX_REQUEST_LEN];
         let mac = mac_at(0x000c_0300_0000, 42);
         let addr = Ipv4Addr::new(10, 99, 1, 7);
         let server = Ipv4Addr::new(10, 99, 0, 1);
         let n = t.write_request(&mut buf, mac, 9, addr.octets(), server.octets());
-        let built = pxe_request(RELAY, mac, 9, Some((addr, server)));
+        let built = pxe_request(
+            RELAY,
+            PXE_BIOS_CLASS.as_bytes(),
+            mac,
+            9,
+            Some((addr, server)),
+        );
         assert_eq!(&buf[..n], &built.emit()[..]);
         let p = DhcpPacket::parse(&buf[..n]).unwrap();
         assert_eq!(p.message_type(), Some(MessageType::Request));
         assert_eq!(p.requested_ip(), Some(addr));
         assert_eq!(p.server_id(), Some(server));
+    }
+
+    #[test]
+    fn another_vendor_class() {
+        let t = Template::request(RELAY, b"bench-perfdhcp");
+        let mut buf = [0u8; MAX_REQUEST_LEN];
+        let mac = [2, 0, 0, 0, 0, 1];
+        let (addr, server) = ([10, 99, 1, 0], [10, 99, 0, 1]);
+        let n = t.write_request(&mut buf, mac, 3, addr, server);
+        let built = pxe_request(
+            RELAY,
+            b"bench-perfdhcp",
+            mac,
+            3,
+            Some((addr.into(), server.into())),
+        );
+        assert_eq!(&buf[..n], &built.emit()[..]);
+        let p = DhcpPacket::parse(&buf[..n]).unwrap();
+        assert_eq!(p.vendor_class().as_deref(), Some("bench-perfdhcp"));
     }
 
     #[test]
@@ -322,7 +349,7 @@ mod tests {
     }
 
     fn offer(xid: u32, mac: [u8; 6], kind: MessageType, yiaddr: Ipv4Addr) -> DhcpPacket {
-        let request = pxe_request(RELAY, mac, xid, None);
+        let request = pxe_request(RELAY, PXE_BIOS_CLASS.as_bytes(), mac, xid, None);
         let mut reply = DhcpPacket::new_reply(&request);
         reply.yiaddr = yiaddr;
         reply.set_option(code::MESSAGE_TYPE, [kind.code()]);
@@ -354,7 +381,7 @@ mod tests {
 
     #[test]
     fn scan_refuses_requests_and_garbage() {
-        let t = Template::discover(RELAY);
+        let t = Template::discover(RELAY, PXE_BIOS_CLASS.as_bytes());
         let mut buf = [0u8; MAX_REQUEST_LEN];
         let n = t.write(&mut buf, [1; 6], 1);
         assert_eq!(

@@ -40,6 +40,8 @@ pub struct Config {
     pub xid_base: u32,
     /// Answer every OFFER that has an address with a REQUEST.
     pub dora: bool,
+    /// Option 60 of every request.
+    pub vendor_class: Vec<u8>,
     /// Receive buffer asked for, bytes.
     pub rcvbuf: usize,
     /// Stop sending after this many DISCOVERs (bounds the memory).
@@ -661,8 +663,8 @@ pub fn run(cfg: Config) -> io::Result<Summary> {
     let (sock, rcvbuf) = open_socket(&cfg)?;
     let fd = sock.0;
     let dest = sockaddr(cfg.server);
-    let discover = Template::discover(cfg.relay);
-    let request = Template::request(cfg.relay);
+    let discover = Template::discover(cfg.relay, &cfg.vendor_class);
+    let request = Template::request(cfg.relay, &cfg.vendor_class);
     let timeout_us = (cfg.timeout_ms.saturating_mul(1000)).min(u64::from(u32::MAX - 1)) as u32;
 
     let expected = if cfg.rate > 0 {
@@ -885,6 +887,7 @@ mod tests {
             mac_base: 0x000c_0300_0000,
             xid_base: 0xffff_fff0,
             dora,
+            vendor_class: crate::packet::PXE_BIOS_CLASS.as_bytes().to_vec(),
             rcvbuf: 1 << 20,
             max_sent: 1000,
         };
@@ -910,6 +913,7 @@ mod tests {
         let mac = mac_at(st.cfg.mac_base, seq);
         let req = crate::packet::pxe_request(
             st.cfg.relay,
+            &st.cfg.vendor_class,
             mac,
             st.cfg.xid_base.wrapping_add(seq as u32),
             None,
