@@ -65,6 +65,10 @@ struct Cli {
     /// Option 60 of every request (default: a BIOS PXE ROM's).
     #[arg(long, default_value = packet::PXE_BIOS_CLASS)]
     vendor_class: String,
+    /// Pacing tick in microseconds: DISCOVERs go out in batches at most this
+    /// often, rate x tick each (50..=100000).
+    #[arg(long, default_value_t = 1000)]
+    tick_us: u64,
     /// Receive buffer to ask for, in bytes.
     #[arg(long, default_value_t = 32 << 20)]
     rcvbuf: usize,
@@ -107,6 +111,9 @@ fn config(cli: &Cli) -> Result<run::Config, String> {
     if cli.max_sent == 0 || cli.max_sent > 200_000_000 {
         return Err("--max-sent must be 1..=200000000".into());
     }
+    if !(50..=100_000).contains(&cli.tick_us) {
+        return Err(format!("--tick-us {} is not in 50..=100000", cli.tick_us));
+    }
     if cli.port == 0 {
         return Err("--port must not be 0".into());
     }
@@ -127,6 +134,7 @@ fn config(cli: &Cli) -> Result<run::Config, String> {
         dora: cli.dora,
         vendor_class: cli.vendor_class.clone().into_bytes(),
         rcvbuf: cli.rcvbuf,
+        tick_ns: cli.tick_us * 1000,
         max_sent: cli.max_sent,
     })
 }

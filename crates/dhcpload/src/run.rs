@@ -1,12 +1,12 @@
 //! The load loop: one thread, one UDP socket, DISCOVERs paced in small
 //! batches with `sendmmsg`, answers drained with `recvmmsg` between them.
 //!
-//! The loop sleeps until the next batch is due (at least 1 ms apart), then
-//! sends every DISCOVER due by then and drains the socket. It does not wake
-//! for each answer: the receive time of an answer is the kernel's timestamp
-//! (`SO_TIMESTAMPNS`), so round trips are exact even though the loop looks
-//! at the socket only once a millisecond. The socket's own drops are read
-//! from `SO_RXQ_OVFL`.
+//! The loop sleeps until the next batch is due (at least a tick apart, 1 ms
+//! by default), then sends every DISCOVER due by then and drains the socket.
+//! It does not wake for each answer: the receive time of an answer is the
+//! kernel's timestamp (`SO_TIMESTAMPNS`), so round trips are exact even
+//! though the loop looks at the socket only once a tick. The socket's own
+//! drops are read from `SO_RXQ_OVFL`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -44,6 +44,8 @@ pub struct Config {
     pub vendor_class: Vec<u8>,
     /// Receive buffer asked for, bytes.
     pub rcvbuf: usize,
+    /// The pacing tick: DISCOVERs go out in batches at most this often.
+    pub tick_ns: u64,
     /// Stop sending after this many DISCOVERs (bounds the memory).
     pub max_sent: u64,
 }
@@ -54,12 +56,10 @@ const BATCH: usize = 64;
 const RX_LEN: usize = 2048;
 /// Control buffer per packet: a timestamp and the drop counter.
 const CTRL_LEN: usize = 128;
-/// The pacing tick.
-const TICK_NS: u64 = 1_000_000;
 /// The longest the loop sleeps without looking at the socket.
 const MAX_SLEEP_NS: u64 = 10_000_000;
 /// How long after `seconds` the DISCOVERs still due may go out.
-const END_GRACE_NS: u64 = 20 * TICK_NS;
+const END_GRACE_NS: u64 = 20_000_000;
 /// Batches sent in one turn before the socket is drained again.
 const BATCHES_PER_TURN: usize = 4;
 
@@ -820,7 +820,7 @@ pub fn run(cfg: Config) -> io::Result<Summary> {
                 if now >= end {
                     break;
                 }
-                sleep_until_mono(end.min(now + TICK_NS));
+                sleep_until_mono(end.min(now + cfg.tick_ns));
             }
             None => {
                 if cfg.rate == 0 {
@@ -832,7 +832,7 @@ pub fn run(cfg: Config) -> io::Result<Summary> {
                 if next_due <= now {
                     continue; // behind: send at once
                 }
-                let wake = next_due.max(now + TICK_NS).min(now + MAX_SLEEP_NS);
+                let wake = next_due.max(now + cfg.tick_ns).min(now + MAX_SLEEP_NS);
                 sleep_until_mono(wake);
             }
         }
@@ -889,6 +889,7 @@ mod tests {
             dora,
             vendor_class: crate::packet::PXE_BIOS_CLASS.as_bytes().to_vec(),
             rcvbuf: 1 << 20,
+            tick_ns: 1_000_000,
             max_sent: 1000,
         };
         State {
