@@ -690,7 +690,7 @@ $per_s $loss $srv_cpu $other $((sb1 - sb0)) $((cb1 - cb0)) $pass $cli_cpu $srv_l
     ORDER[$load,$srv]="${ORDER[$load,$srv]:-} $key"
     log "$load $srv rate ${key}/s for ${period}s: sent $sent, answered $answers (${per_s}/s), lost ${loss}% (${srv_loss}% not counting $gen's drops)," \
         "dup offers $((do_dups + ra_dups)); CPU server ${srv_cpu}% $gen ${cli_cpu}% irq ${irq}% other ${other}%;" \
-        "CPU 0/1 busy ${cpu01/ /% }%;" \
+        "CPU 0/1 busy ${cpu01/ /% }%;$([[ $gen == dhcpload ]] && grep -oE ' (rtt_max_us|send_lag_max_us|send_late_turns)=[0-9]+' "$out" | tr -d '\n');" \
         "rcvbuf drops srv $((sb1 - sb0)) cli $((cb1 - cb0)); server log: $warns warning/error lines" \
         "-> $([[ $pass -eq 1 ]] && echo pass || echo FAIL)"
     if [[ $answers -eq 0 ]]; then

@@ -102,6 +102,11 @@ pub struct Summary {
     pub rcvbuf_bytes: usize,
     /// Seconds from the first DISCOVER to the last.
     pub send_secs: f64,
+    /// How late the loop sent DISCOVERs at worst (µs after they were due),
+    /// and in how many turns it was more than two ticks late (then it sent a
+    /// larger batch than the rate asks).
+    pub send_lag_max_us: u64,
+    pub send_late_turns: u64,
     /// Seconds of the whole run, wait included.
     pub elapsed_secs: f64,
     pub rtt: Stats,
@@ -181,8 +186,10 @@ impl fmt::Display for Summary {
         }
         write!(
             f,
-            " send_errors={} sock_drops={} rcvbuf_bytes={} elapsed_s={:.3} cpu_user_s={:.3} \
-             cpu_sys_s={:.3} cpu_us_per_sent={:.2}",
+            " send_lag_max_us={} send_late_turns={} send_errors={} sock_drops={} rcvbuf_bytes={} \
+             elapsed_s={:.3} cpu_user_s={:.3} cpu_sys_s={:.3} cpu_us_per_sent={:.2}",
+            self.send_lag_max_us,
+            self.send_late_turns,
             self.send_errors,
             self.sock_drops,
             self.rcvbuf_bytes,
@@ -731,6 +738,15 @@ pub fn run(cfg: Config) -> io::Result<Summary> {
                 let d = (elapsed * u128::from(cfg.rate) / 1_000_000_000) as u64 + 1;
                 d.min(expected)
             };
+            if cfg.rate > 0 && seq < due {
+                // The first DISCOVER due in this turn was due at seq / rate.
+                let at = start + (u128::from(seq) * 1_000_000_000 / u128::from(cfg.rate)) as u64;
+                let lag = now.saturating_sub(at);
+                st.s.send_lag_max_us = st.s.send_lag_max_us.max(lag / 1000);
+                if lag > 2 * cfg.tick_ns {
+                    st.s.send_late_turns += 1;
+                }
+            }
             let mut batches = 0;
             while seq < due && batches < BATCHES_PER_TURN {
                 let t_us = st.us_since_start(real_ns());
