@@ -60,6 +60,8 @@ const CTRL_LEN: usize = 128;
 const MAX_SLEEP_NS: u64 = 10_000_000;
 /// How long after `seconds` the DISCOVERs still due may go out.
 const END_GRACE_NS: u64 = 20_000_000;
+/// `recvmmsg` calls in one turn at most.
+const DRAINS_PER_TURN: usize = 64;
 /// Batches sent in one turn before the socket is drained again.
 const BATCHES_PER_TURN: usize = 4;
 
@@ -679,7 +681,11 @@ pub fn run(cfg: Config) -> io::Result<Summary> {
     } else {
         cfg.max_sent
     };
-    let reserve = expected.min(20_000_000) as usize;
+    let reserve = if cfg.rate > 0 {
+        expected.min(20_000_000)
+    } else {
+        4_000_000
+    } as usize;
     let mut st = State {
         timeout_us,
         start_real: 0,
@@ -777,8 +783,10 @@ pub fn run(cfg: Config) -> io::Result<Summary> {
             }
         }
 
-        // Drain the socket; in DORA mode answer offers as they come.
-        loop {
+        // Drain the socket; in DORA mode answer offers as they come. At
+        // most DRAINS_PER_TURN batches, so that the clock is looked at again
+        // however fast answers come.
+        for _ in 0..DRAINS_PER_TURN {
             let n = rx.recv(fd)?;
             if n == 0 {
                 break;

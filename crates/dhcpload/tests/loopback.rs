@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -95,6 +95,13 @@ impl Drop for Responder {
     }
 }
 
+/// The tests that send run one at a time: a flood next to a paced run would
+/// make the paced one late on a 2-core machine.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn dhcpload(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dhcpload"))
         .args(args)
@@ -138,6 +145,7 @@ fn loopback_args(port: u16, extra: &[&str]) -> Vec<String> {
 
 #[test]
 fn proxy_counts_a_tenth_lost_when_every_tenth_is_dropped() {
+    let _serial = one_at_a_time();
     let r = Responder::start(Mode::ProxyDropEvery(10));
     let args = loopback_args(r.port, &["--rate", "2000", "--seconds", "1"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -148,13 +156,16 @@ fn proxy_counts_a_tenth_lost_when_every_tenth_is_dropped() {
     assert_eq!(rc, 0, "stderr: {err}");
     let line = out.trim();
     assert_eq!(out.lines().count(), 1, "{out}");
-    assert_eq!(field(line, "sent"), 2000.0, "{line}");
-    assert_eq!(field(line, "sent") as u64, discovers, "{line}");
+    // 2000 unless the machine is so busy that the loop fell 20 ms behind.
+    let sent = field(line, "sent") as u64;
+    assert!((1900..=2000).contains(&sent), "{line}");
+    // The kernel may drop some at a stalled responder's socket: never more
+    // arrive than were sent, and every answer sent is counted.
+    assert!(discovers <= sent, "{discovers} {line}");
     assert_eq!(field(line, "answered") as u64, answers, "{line}");
-    assert_eq!(field(line, "lost") as u64, discovers - answers, "{line}");
-    if discovers == 2000 {
-        // None lost on the way in (the kernel could drop some at the
-        // responder's socket on a very busy machine): exactly a tenth.
+    assert_eq!(field(line, "lost") as u64, sent - answers, "{line}");
+    if sent == 2000 && discovers == sent {
+        // Every 10th dropped: exactly a tenth lost.
         assert_eq!(field(line, "lost"), 200.0, "{line}");
         assert_eq!(field(line, "lost_pct"), 10.0, "{line}");
         assert_eq!(field(line, "answers_per_s"), 1800.0, "{line}");
@@ -171,6 +182,7 @@ fn proxy_counts_a_tenth_lost_when_every_tenth_is_dropped() {
 
 #[test]
 fn dora_requests_every_offer_and_sees_a_duplicate_address() {
+    let _serial = one_at_a_time();
     let r = Responder::start(Mode::Dora);
     let args = loopback_args(
         r.port,
@@ -202,6 +214,7 @@ fn dora_requests_every_offer_and_sees_a_duplicate_address() {
 
 #[test]
 fn a_flood_ends_on_time() {
+    let _serial = one_at_a_time();
     let r = Responder::start(Mode::ProxyDropEvery(u64::MAX));
     let args = loopback_args(r.port, &["--rate", "0", "--seconds", "0.2"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -220,6 +233,7 @@ fn a_flood_ends_on_time() {
 
 #[test]
 fn nothing_listening_means_everything_lost() {
+    let _serial = one_at_a_time();
     // A port nobody listens on: bind one, note it, close it.
     let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
         .unwrap()
