@@ -2,9 +2,10 @@
 //! server and everyone else to proxyDHCP, which classifies, asks the policy, builds
 //! the reply with a pure function and sends it from the address the request came to.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bootherd_proto::client::{classify, format_mac, Client, Firmware};
 use bootherd_proto::proxy::{proxy_ack, proxy_offer, reply_destination, Destination};
@@ -25,6 +26,47 @@ use crate::vfs::{clean_path, ClientInfo, FileSource};
 /// Replies waiting out a reply delay at once; past it, delayed replies are dropped.
 const MAX_PENDING_REPLIES: usize = 1024;
 
+/// How long [`Proxy::exists`] trusts an answer: a boot file that appears or goes
+/// away is noticed within this time.
+const EXISTS_TTL: Duration = Duration::from_secs(1);
+
+/// Past this many remembered answers, [`ExistsCache`] starts over (a bound against
+/// clients that make the proxy look up many different paths).
+const EXISTS_CACHE_MAX: usize = 4096;
+
+/// Per path: when it was looked up and whether it existed.
+type Lookups = HashMap<Box<str>, (Instant, bool)>;
+
+/// Recent answers of [`Proxy::exists`], per (over HTTP, local address) and path.
+#[derive(Debug, Default)]
+struct ExistsCache {
+    by_origin: HashMap<(bool, Ipv4Addr), Lookups>,
+    entries: usize,
+}
+
+impl ExistsCache {
+    /// The remembered answer, if it is younger than [`EXISTS_TTL`] at `now`.
+    fn get(&self, over_http: bool, local: Ipv4Addr, path: &str, now: Instant) -> Option<bool> {
+        let &(checked, found) = self.by_origin.get(&(over_http, local))?.get(path)?;
+        (now.saturating_duration_since(checked) < EXISTS_TTL).then_some(found)
+    }
+
+    fn put(&mut self, over_http: bool, local: Ipv4Addr, path: &str, now: Instant, found: bool) {
+        if self.entries >= EXISTS_CACHE_MAX {
+            self.clear();
+        }
+        let paths = self.by_origin.entry((over_http, local)).or_default();
+        if paths.insert(path.into(), (now, found)).is_none() {
+            self.entries += 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_origin.clear();
+        self.entries = 0;
+    }
+}
+
 /// Which socket a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Port {
@@ -43,6 +85,7 @@ pub struct Proxy {
     interfaces: Vec<u32>,
     addresses: Vec<Ipv4Addr>,
     pending: Arc<Semaphore>,
+    exists_cache: Mutex<ExistsCache>,
 }
 
 impl Proxy {
@@ -68,57 +111,56 @@ impl Proxy {
             interfaces,
             addresses: config.net.listen.clone(),
             pending: Arc::new(Semaphore::new(MAX_PENDING_REPLIES)),
+            exists_cache: Mutex::default(),
         })
     }
 
     /// Answers with `config` from now on (configuration reload).
     pub fn update(&self, config: &ProxyConfig) {
         self.config.store(Arc::new(config.clone()));
+        // The trees were replaced just before: check the files again.
+        self.lock_exists().clear();
     }
 
-    /// The boot files for `client`: the configured ones, with the inventory's
-    /// per-machine answers in place for a machine it lists (an iPXE machine gets its
-    /// own script, an EFI machine its own binary).
-    fn config_for(&self, client: &Client) -> ProxyConfig {
-        let mut config = (**self.config.load()).clone();
+    /// What the answer to `client` depends on besides the packet: the boot files
+    /// (the configured ones, with the inventory's per-machine answers in place for a
+    /// machine it lists: an iPXE machine gets its own script, an EFI machine its own
+    /// binary) and whether the inventory lists it. The configuration is shared, not
+    /// copied, unless the inventory overrides it for this machine.
+    fn view_for(&self, client: &Client) -> (Arc<ProxyConfig>, bool) {
+        let shared = self.config.load_full();
         let Some(tree) = self.http.as_ref().or(self.tftp.as_ref()) else {
-            return config;
+            return (shared, false);
         };
         let tree = tree.current();
         let inventory = tree.inventory();
         let Some(machine) = inventory.by_mac(&client.mac) else {
-            return config;
+            return (shared, false);
         };
         let profile = inventory.profile_of(machine);
-        match profile.kind {
-            Kind::Ipxe => {
+        let config = match (&profile.kind, &profile.kernel) {
+            (Kind::Ipxe, _) => {
+                let mut config = ProxyConfig::clone(&shared);
                 config.ipxe_script = inventory.request_path(machine, Scope::Machine, "boot.ipxe");
+                Arc::new(config)
             }
-            Kind::Efi => {
-                if let Some(kernel) = &profile.kernel {
-                    let path = inventory.request_path(machine, Scope::Machine, kernel);
-                    for file in [
-                        &mut config.uefi_x64,
-                        &mut config.uefi_ia32,
-                        &mut config.uefi_arm64,
-                        &mut config.http_x64,
-                        &mut config.http_arm64,
-                    ] {
-                        *file = path.clone();
-                    }
+            (Kind::Efi, Some(kernel)) => {
+                let mut config = ProxyConfig::clone(&shared);
+                let path = inventory.request_path(machine, Scope::Machine, kernel);
+                for file in [
+                    &mut config.uefi_x64,
+                    &mut config.uefi_ia32,
+                    &mut config.uefi_arm64,
+                    &mut config.http_x64,
+                    &mut config.http_arm64,
+                ] {
+                    file.clone_from(&path);
                 }
+                Arc::new(config)
             }
-            Kind::Rpi | Kind::Pxelinux => {}
-        }
-        config
-    }
-
-    /// Whether the inventory lists `client`'s MAC.
-    fn knows(&self, client: &Client) -> bool {
-        self.http
-            .as_ref()
-            .or(self.tftp.as_ref())
-            .is_some_and(|tree| tree.current().inventory().by_mac(&client.mac).is_some())
+            (Kind::Efi, None) | (Kind::Rpi | Kind::Pxelinux, _) => shared,
+        };
+        (config, true)
     }
 
     fn serves(&self, rx: &Received) -> bool {
@@ -126,18 +168,33 @@ impl Proxy {
             && (self.addresses.is_empty() || self.addresses.contains(&rx.local))
     }
 
-    /// Whether a boot file exists where the client will fetch it from `local`.
+    /// Whether a boot file exists where the client will fetch it from `local`. The
+    /// answer is remembered for [`EXISTS_TTL`]: a DISCOVER storm costs one open per
+    /// file and second, not one per packet.
     fn exists(&self, path: &str, over_http: bool, local: Ipv4Addr) -> bool {
         let source = if over_http { &self.http } else { &self.tftp };
         let Some(source) = source else { return false };
+        let now = Instant::now();
+        if let Some(known) = self.lock_exists().get(over_http, local, path, now) {
+            return known;
+        }
         let source: &dyn FileSource = source;
         let client = ClientInfo {
             addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT).into(),
             local: SocketAddrV4::new(local, 0).into(),
         };
-        clean_path(path.as_bytes())
+        let found = clean_path(path.as_bytes())
             .and_then(|p| source.open(&client, &p))
-            .is_ok()
+            .is_ok();
+        self.lock_exists().put(over_http, local, path, now, found);
+        found
+    }
+
+    fn lock_exists(&self) -> std::sync::MutexGuard<'_, ExistsCache> {
+        // The cache holds no invariant a panic could break: keep using it.
+        self.exists_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Decides the reply to one request: `None` to stay silent.
@@ -160,14 +217,15 @@ impl Proxy {
         };
         let http_tree = matches!(client.firmware, Firmware::Ipxe | Firmware::UefiHttp);
         let exists = |p: &str| self.exists(p, http_tree, local);
+        let (config, known) = self.view_for(client);
         let server = policy::Server {
             addr: local,
             http_port: self.http_port,
             exists: &exists,
-            known: self.knows(client),
+            known,
         };
         let what = if offer { "offer" } else { "ack" };
-        match policy::plan(client, &self.config_for(client), &server) {
+        match policy::plan(client, &config, &server) {
             Plan::Ignore(reason) => {
                 if client.firmware == Firmware::NotBoot {
                     debug!(mac = %format_mac(&client.mac), xid = format_args!("{:#010x}", client.xid), "proxy: ignored: {reason}");
@@ -296,5 +354,86 @@ async fn send(socket: &PacketSocket, bytes: &[u8], dest: SocketAddrV4, rx: &Rece
     };
     if let Err(err) = socket.send(bytes, dest, ifindex, rx.local).await {
         warn!(%dest, %err, "proxy: cannot send reply");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+
+    #[test]
+    fn exists_answers_expire_after_the_ttl() {
+        let mut cache = ExistsCache::default();
+        let t0 = Instant::now();
+        assert_eq!(cache.get(false, LOCAL, "ipxe.efi", t0), None);
+        cache.put(false, LOCAL, "ipxe.efi", t0, true);
+        assert_eq!(cache.get(false, LOCAL, "ipxe.efi", t0), Some(true));
+        let later = t0 + EXISTS_TTL - Duration::from_millis(1);
+        assert_eq!(cache.get(false, LOCAL, "ipxe.efi", later), Some(true));
+        assert_eq!(cache.get(false, LOCAL, "ipxe.efi", t0 + EXISTS_TTL), None);
+        // Another tree or another local address is another question.
+        assert_eq!(cache.get(true, LOCAL, "ipxe.efi", t0), None);
+        assert_eq!(cache.get(false, Ipv4Addr::LOCALHOST, "ipxe.efi", t0), None);
+    }
+
+    fn client(mac: [u8; 6]) -> Client {
+        Client {
+            mac,
+            xid: 1,
+            message_type: Some(MessageType::Discover),
+            firmware: Firmware::UefiPxe,
+            arch: None,
+            vendor_class: None,
+            uuid: None,
+            relay: None,
+        }
+    }
+
+    #[test]
+    fn configuration_is_shared_unless_the_inventory_overrides_it() {
+        let config = Config::parse(
+            "[profiles.grub]\nkind = \"efi\"\nkernel = \"grubnetx64.efi\"\n\
+             [profiles.pi]\nkind = \"rpi\"\n\
+             [[machines]]\nname = \"pc\"\nmac = \"02:00:00:00:00:01\"\nprofile = \"grub\"\n\
+             [[machines]]\nname = \"pi\"\nmac = \"02:00:00:00:00:02\"\nserial = \"1\"\nprofile = \"pi\"\n",
+        )
+        .unwrap();
+        let origin = std::path::Path::new("<test>");
+        let root = tempfile::tempdir().unwrap();
+        let tree = crate::tree::BootTree::new(
+            root.path(),
+            Arc::new(config.inventory(origin).unwrap()),
+            Arc::new(config.renderer(origin).unwrap()),
+            None,
+        )
+        .unwrap();
+        let proxy = Proxy::new(&config, Some(LiveTree::new(tree)), None, None).unwrap();
+        let configured = proxy.config.load_full();
+
+        let (unknown, known) = proxy.view_for(&client([2, 0, 0, 0, 0, 9]));
+        assert!(Arc::ptr_eq(&unknown, &configured) && !known);
+        let (pi, known) = proxy.view_for(&client([2, 0, 0, 0, 0, 2]));
+        assert!(Arc::ptr_eq(&pi, &configured) && known);
+        let (pc, known) = proxy.view_for(&client([2, 0, 0, 0, 0, 1]));
+        assert!(!Arc::ptr_eq(&pc, &configured) && known);
+        assert!(pc.uefi_x64.ends_with("grubnetx64.efi"), "{}", pc.uefi_x64);
+        assert_eq!(pc.bios, configured.bios);
+        assert_ne!(configured.uefi_x64, pc.uefi_x64);
+    }
+
+    #[test]
+    fn exists_cache_is_bounded() {
+        let mut cache = ExistsCache::default();
+        let now = Instant::now();
+        for i in 0..EXISTS_CACHE_MAX {
+            cache.put(false, LOCAL, &format!("f{i}"), now, false);
+        }
+        assert_eq!(cache.entries, EXISTS_CACHE_MAX);
+        cache.put(false, LOCAL, "f0", now, true);
+        assert_eq!(cache.entries, 1);
+        assert_eq!(cache.get(false, LOCAL, "f0", now), Some(true));
+        assert_eq!(cache.get(false, LOCAL, "f1", now), None);
     }
 }
