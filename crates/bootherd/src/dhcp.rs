@@ -239,17 +239,14 @@ impl Proxy {
                 }
                 None
             }
-            Plan::Answer {
-                answer,
-                delay,
-                summary,
-            } => {
+            Plan::Answer { answer, delay } => {
                 info!(
                     mac = %format_mac(&client.mac),
                     client = client.firmware.name(),
                     arch = ?client.arch,
                     delay_ms = delay.as_millis() as u64,
-                    "proxy: {what}: {summary}"
+                    "proxy: {what}: {}",
+                    policy::Summary { answer: &answer, server: local }
                 );
                 let reply = if offer {
                     proxy_offer(packet, local, &answer)

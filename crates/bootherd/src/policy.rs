@@ -1,6 +1,7 @@
 //! The boot decision: which answer a classified client gets, or why it gets none.
 //! Pure: the caller passes in what it knows about the server and the boot tree.
 
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -18,11 +19,30 @@ pub enum Plan {
         answer: ProxyAnswer,
         /// How long to wait before sending (the Pi 3 ROM needs this).
         delay: Duration,
-        /// What the client is told, for the log line.
-        summary: String,
     },
     /// Stay silent, for this reason (said in the log line).
     Ignore(String),
+}
+
+/// What `answer` tells the client, for the log line: a `Display` so that nothing is
+/// formatted when the line is filtered out.
+pub struct Summary<'a> {
+    /// The answer.
+    pub answer: &'a ProxyAnswer,
+    /// The address the reply leaves from.
+    pub server: Ipv4Addr,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.answer {
+            ProxyAnswer::RaspberryPi => write!(f, "Raspberry Pi Boot, TFTP from {}", self.server),
+            ProxyAnswer::Ipxe { url } => write!(f, "iPXE script {url}"),
+            ProxyAnswer::PxeDirect { file } => write!(f, "TFTP {file}"),
+            ProxyAnswer::PxeVia4011 { file } => write!(f, "TFTP {file} (via port 4011)"),
+            ProxyAnswer::HttpBoot { uri } => write!(f, "HTTP boot {uri}"),
+        }
+    }
 }
 
 /// Facts about the serving side that the decision needs.
@@ -80,7 +100,6 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
             Plan::Answer {
                 answer: ProxyAnswer::RaspberryPi,
                 delay,
-                summary: format!("Raspberry Pi Boot, TFTP from {}", server.addr),
             }
         }
         Firmware::Ipxe => {
@@ -94,14 +113,12 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 return Plan::Ignore(format!("iPXE script {script} is not in the boot tree"));
             }
             Plan::Answer {
-                summary: format!("iPXE script {url}"),
                 answer: ProxyAnswer::Ipxe { url },
                 delay: no_delay,
             }
         }
         Firmware::BiosPxe => match tftp_file(&config.bios, "bios", server) {
             Ok(file) => Plan::Answer {
-                summary: format!("TFTP {file}"),
                 answer: ProxyAnswer::PxeDirect { file },
                 delay: no_delay,
             },
@@ -118,7 +135,6 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
             };
             match tftp_file(setting, key, server) {
                 Ok(file) => Plan::Answer {
-                    summary: format!("TFTP {file} (via port 4011)"),
                     answer: ProxyAnswer::PxeVia4011 { file },
                     delay: no_delay,
                 },
@@ -145,7 +161,6 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 return Plan::Ignore(format!("boot file {path} is not in the boot tree"));
             }
             Plan::Answer {
-                summary: format!("HTTP boot {uri}"),
                 answer: ProxyAnswer::HttpBoot { uri },
                 delay: no_delay,
             }
@@ -211,6 +226,39 @@ mod tests {
             Plan::Ignore(why) => why,
             other => panic!("answered: {other:?}"),
         }
+    }
+
+    #[test]
+    fn summaries_read_as_before() {
+        let say = |answer: ProxyAnswer| {
+            Summary {
+                answer: &answer,
+                server: SERVER,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            say(ProxyAnswer::RaspberryPi),
+            "Raspberry Pi Boot, TFTP from 10.99.0.1"
+        );
+        let file = "ipxe.efi".to_string();
+        assert_eq!(
+            say(ProxyAnswer::PxeDirect { file: file.clone() }),
+            "TFTP ipxe.efi"
+        );
+        assert_eq!(
+            say(ProxyAnswer::PxeVia4011 { file }),
+            "TFTP ipxe.efi (via port 4011)"
+        );
+        let url = "http://10.99.0.1/boot.ipxe".to_string();
+        assert_eq!(
+            say(ProxyAnswer::Ipxe { url: url.clone() }),
+            "iPXE script http://10.99.0.1/boot.ipxe"
+        );
+        assert_eq!(
+            say(ProxyAnswer::HttpBoot { uri: url }),
+            "HTTP boot http://10.99.0.1/boot.ipxe"
+        );
     }
 
     #[test]
