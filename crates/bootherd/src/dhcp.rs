@@ -259,10 +259,25 @@ impl Proxy {
     }
 }
 
-/// Binds a wildcard DHCP socket on `port`.
+/// The receive buffer asked for on the DHCP sockets: a burst of thousands of
+/// requests waits there while bootherd is not scheduled.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Binds a wildcard DHCP socket on `port` and enlarges its receive buffer to
+/// [`RECEIVE_BUFFER`] (as far as the kernel lets it).
 pub fn bind(port: u16) -> anyhow::Result<PacketSocket> {
     let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
-    PacketSocket::bind(addr).map_err(|e| crate::tftp::bind_error("DHCP", addr, e))
+    let socket = PacketSocket::bind(addr).map_err(|e| crate::tftp::bind_error("DHCP", addr, e))?;
+    match socket.set_receive_buffer(RECEIVE_BUFFER) {
+        Ok(got) => debug!(
+            port,
+            asked = RECEIVE_BUFFER,
+            got,
+            "dhcp: receive buffer (the kernel doubles the size asked, for its bookkeeping)"
+        ),
+        Err(err) => debug!(port, %err, "dhcp: cannot enlarge the receive buffer"),
+    }
+    Ok(socket)
 }
 
 /// Who answers on the DHCP sockets.
