@@ -1,24 +1,30 @@
 //! The DHCP service on UDP 67 and 4011: receive, then hand owned clients to the DHCP
 //! server and everyone else to proxyDHCP, which classifies, asks the policy, builds
 //! the reply with a pure function and sends it from the address the request came to.
+//!
+//! Each socket has its own OS thread that takes up to [`BATCH`] requests with one
+//! `recvmmsg` and sends the batch's immediate proxy replies with one `sendmmsg`: under
+//! a DISCOVER storm a wake-up serves many requests, and no tokio worker is woken per
+//! packet. Delayed replies (the Raspberry Pi 3 ROM's) wait on a tokio timer.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bootherd_proto::client::{classify, format_mac, Client, Firmware};
 use bootherd_proto::proxy::{proxy_ack, proxy_offer, reply_destination, Destination};
 use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, CLIENT_PORT};
-use tokio::sync::Semaphore;
-use tracing::{debug, info, warn};
+use tokio::sync::{mpsc, Semaphore};
+use tracing::{debug, error, info, warn};
 
 use arc_swap::ArcSwap;
 
 use crate::config::{Config, ProxyConfig};
 use crate::dhcp_server::DhcpServer;
 use crate::inventory::{Kind, Scope};
-use crate::net::{self, PacketSocket, Received};
+use crate::net::{self, Datagram, PacketSocket, Received, RecvBatch, SendBatch};
 use crate::policy::{self, Plan};
 use crate::tree::LiveTree;
 use crate::vfs::{clean_path, ClientInfo, FileSource};
@@ -263,6 +269,13 @@ impl Proxy {
 /// requests waits there while bootherd is not scheduled.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
+/// Datagrams taken from a socket with one `recvmmsg`.
+const BATCH: usize = 32;
+
+/// How long a receive thread waits for a datagram before it looks whether it
+/// should stop: the longest a dropped [`Service`] keeps its threads.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
 /// Binds a wildcard DHCP socket on `port` and enlarges its receive buffer to
 /// [`RECEIVE_BUFFER`] (as far as the kernel lets it).
 pub fn bind(port: u16) -> anyhow::Result<PacketSocket> {
@@ -288,84 +301,184 @@ pub struct Responders {
     pub server: Option<Arc<DhcpServer>>,
 }
 
-/// Answers on port 67 (and 4011 when given) until the task is dropped.
-pub async fn run(dhcp: PacketSocket, pxe: Option<PacketSocket>, responders: Responders) {
+/// The running DHCP service: one OS thread per socket (`dhcp-67`, `dhcp-4011`).
+/// Dropping it stops the threads within [`STOP_CHECK`].
+pub struct Service {
+    stop: Arc<AtomicBool>,
+    ended: mpsc::UnboundedReceiver<String>,
+}
+
+/// Starts answering on port 67 (and 4011 when given). Must be called from inside the
+/// tokio runtime: delayed replies and the DHCP server's own work run on it.
+pub fn start(
+    dhcp: PacketSocket,
+    pxe: Option<PacketSocket>,
+    responders: Responders,
+) -> std::io::Result<Service> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
     let responders = Arc::new(responders);
-    let dhcp = serve(Arc::new(dhcp), Port::Dhcp, responders.clone());
-    match pxe {
-        Some(pxe) => {
-            tokio::join!(dhcp, serve(Arc::new(pxe), Port::Pxe, responders));
+    let (ended_tx, ended) = mpsc::unbounded_channel();
+    // Made first: if a later thread cannot start, dropping it stops the earlier ones.
+    let service = Service {
+        stop: Arc::new(AtomicBool::new(false)),
+        ended,
+    };
+    for (socket, port) in [(Some(dhcp), Port::Dhcp), (pxe, Port::Pxe)] {
+        let Some(socket) = socket else { continue };
+        socket.set_receive_timeout(Some(STOP_CHECK))?;
+        let name = format!("dhcp-{}", socket.local_addr()?.port());
+        let receiver = Receiver {
+            socket: Arc::new(socket),
+            port,
+            responders: responders.clone(),
+            runtime: runtime.clone(),
+            stop: service.stop.clone(),
+        };
+        let ended = Ended {
+            name: name.clone(),
+            tell: ended_tx.clone(),
+        };
+        std::thread::Builder::new().name(name).spawn(move || {
+            let _ended = ended;
+            receiver.run();
+        })?;
+    }
+    Ok(service)
+}
+
+impl Service {
+    /// Returns when a receive thread has ended, which only a panic makes it do.
+    pub async fn wait(mut self) {
+        if let Some(name) = self.ended.recv().await {
+            error!(thread = name, "dhcp: receive thread ended");
         }
-        None => dhcp.await,
     }
 }
 
-async fn serve(socket: Arc<PacketSocket>, port: Port, responders: Arc<Responders>) {
-    let mut buf = vec![0u8; 1500];
-    loop {
-        let rx = match socket.recv(&mut buf).await {
-            Ok(rx) => rx,
-            Err(err) => {
-                debug!(%err, "proxy: receive error");
-                continue;
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Tells the [`Service`] that its thread ended, normally or by a panic.
+struct Ended {
+    name: String,
+    tell: mpsc::UnboundedSender<String>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.tell.send(std::mem::take(&mut self.name));
+    }
+}
+
+/// One socket's receive thread: takes a batch of requests with one `recvmmsg`,
+/// handles each, and sends the batch's immediate proxy replies with one `sendmmsg`.
+struct Receiver {
+    socket: Arc<PacketSocket>,
+    port: Port,
+    responders: Arc<Responders>,
+    runtime: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    fn run(self) {
+        // The DHCP server spawns tokio tasks from `handle`.
+        let _runtime = self.runtime.enter();
+        let mut batch = RecvBatch::new(BATCH);
+        let mut replies = SendBatch::new();
+        let mut unusable = 0;
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.socket.recv_batch(&mut batch) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(err) => {
+                    debug!(%err, "proxy: receive error");
+                    continue;
+                }
             }
-        };
-        let packet = match DhcpPacket::parse(&buf[..rx.len]) {
+            if batch.unusable() != unusable {
+                unusable = batch.unusable();
+                debug!("proxy: receive error: datagram without IP_PKTINFO");
+            }
+            for (bytes, rx) in batch.iter() {
+                self.handle(bytes, rx, &mut replies);
+            }
+            if !replies.is_empty() {
+                self.socket.send_batch(
+                    &mut replies,
+                    |datagram, err| warn!(dest = %datagram.dest, %err, "proxy: cannot send reply"),
+                );
+            }
+        }
+    }
+
+    /// Handles one request; an immediate proxy reply goes into `replies`.
+    fn handle(&self, bytes: &[u8], rx: Received, replies: &mut SendBatch) {
+        let packet = match DhcpPacket::parse(bytes) {
             Ok(p) if p.op == 1 => p,
-            Ok(_) => continue,
+            Ok(_) => return,
             Err(err) => {
                 debug!(source = %rx.source, %err, "dhcp: malformed packet dropped");
-                continue;
+                return;
             }
         };
-        if let Some(server) = &responders.server {
-            if port == Port::Dhcp && server.owns(&packet) {
-                server.handle(&socket, &packet, rx);
-                continue;
+        if let Some(server) = &self.responders.server {
+            if self.port == Port::Dhcp && server.owns(&packet) {
+                server.handle(&self.socket, &packet, rx);
+                return;
             }
         }
-        let Some(proxy) = &responders.proxy else {
-            continue;
+        let Some(proxy) = &self.responders.proxy else {
+            return;
         };
         if !proxy.serves(&rx) {
-            continue;
+            return;
         }
         let client = classify(&packet);
-        let Some((reply, delay)) = proxy.decide(&packet, &client, port, rx.local) else {
-            continue;
+        let Some((reply, delay)) = proxy.decide(&packet, &client, self.port, rx.local) else {
+            return;
         };
         let dest = match reply_destination(&packet, rx.source) {
             Destination::Relay(a) | Destination::Unicast(a) => a,
             Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
         };
-        let bytes = reply.emit();
+        let datagram = Datagram {
+            bytes: reply.emit(),
+            dest,
+            // Broadcasts leave through the interface the request came in on; unicasts
+            // (relays, port 4011) follow the routing table but keep our source address.
+            ifindex: if dest.ip().is_broadcast() {
+                rx.ifindex
+            } else {
+                0
+            },
+            source: rx.local,
+        };
         if delay.is_zero() {
-            send(&socket, &bytes, dest, &rx).await;
-            continue;
+            replies.push(datagram);
+            return;
         }
         let Ok(permit) = proxy.pending.clone().try_acquire_owned() else {
             warn!("proxy: too many delayed replies pending; dropping one");
-            continue;
+            return;
         };
-        let socket = socket.clone();
-        tokio::spawn(async move {
+        let socket = self.socket.clone();
+        self.runtime.spawn(async move {
             tokio::time::sleep(delay).await;
-            send(&socket, &bytes, dest, &rx).await;
+            let Datagram {
+                bytes,
+                dest,
+                ifindex,
+                source,
+            } = &datagram;
+            if let Err(err) = socket.send(bytes, *dest, *ifindex, *source).await {
+                warn!(%dest, %err, "proxy: cannot send reply");
+            }
             drop(permit);
         });
-    }
-}
-
-async fn send(socket: &PacketSocket, bytes: &[u8], dest: SocketAddrV4, rx: &Received) {
-    // Broadcasts leave through the interface the request came in on; unicasts
-    // (relays, port 4011) follow the routing table but keep our source address.
-    let ifindex = if dest.ip().is_broadcast() {
-        rx.ifindex
-    } else {
-        0
-    };
-    if let Err(err) = socket.send(bytes, dest, ifindex, rx.local).await {
-        warn!(%dest, %err, "proxy: cannot send reply");
     }
 }
 
@@ -433,6 +546,61 @@ mod tests {
         assert!(pc.uefi_x64.ends_with("grubnetx64.efi"), "{}", pc.uefi_x64);
         assert_eq!(pc.bios, configured.bios);
         assert_ne!(configured.uefi_x64, pc.uefi_x64);
+    }
+
+    #[tokio::test]
+    async fn service_answers_on_loopback_and_stops_when_dropped() {
+        use bootherd_proto::emulate::{pxe_request, Emulated, Machine};
+        let config = Config::parse("").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("ipxe.efi"), b"MZ").unwrap();
+        let origin = std::path::Path::new("<test>");
+        let tree = crate::tree::BootTree::new(
+            root.path(),
+            Arc::new(config.inventory(origin).unwrap()),
+            Arc::new(config.renderer(origin).unwrap()),
+            None,
+        )
+        .unwrap();
+        let proxy = Proxy::new(&config, Some(LiveTree::new(tree)), None, None).unwrap();
+        let loopback = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+        let dhcp = PacketSocket::bind(loopback).unwrap();
+        let pxe = PacketSocket::bind(loopback).unwrap();
+        let pxe_addr = pxe.local_addr().unwrap();
+        let responders = Responders {
+            proxy: Some(Arc::new(proxy)),
+            server: None,
+        };
+        let service = start(dhcp, Some(pxe), responders).unwrap();
+
+        // A UEFI PXE client's REQUEST to port 4011 is answered back to its source.
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let machine = Machine::new(Emulated::PxeEfi, [2, 0, 0, 0, 0, 1], None);
+        let request = pxe_request(&machine, Ipv4Addr::LOCALHOST);
+        for _ in 0..3 {
+            client.send_to(&request.emit(), pxe_addr).unwrap();
+        }
+        let mut buf = [0u8; 1500];
+        for _ in 0..3 {
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(from, pxe_addr);
+            let ack = DhcpPacket::parse(&buf[..n]).unwrap();
+            assert_eq!(ack.op, 2);
+            assert_eq!(ack.xid, request.xid);
+            assert_eq!(ack.message_type(), Some(MessageType::Ack));
+            assert_eq!(ack.file_name(), "ipxe.efi");
+        }
+
+        // Dropped, the threads end and close the sockets: the port is free again.
+        drop(service);
+        let deadline = Instant::now() + STOP_CHECK * 10;
+        while std::net::UdpSocket::bind(pxe_addr).is_err() {
+            assert!(Instant::now() < deadline, "the dhcp thread did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
