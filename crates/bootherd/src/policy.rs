@@ -1,6 +1,7 @@
 //! The boot decision: which answer a classified client gets, or why it gets none.
 //! Pure: the caller passes in what it knows about the server and the boot tree.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -20,8 +21,9 @@ pub enum Plan {
         /// How long to wait before sending (the Pi 3 ROM needs this).
         delay: Duration,
     },
-    /// Stay silent, for this reason (said in the log line).
-    Ignore(String),
+    /// Stay silent, for this reason (said in the log line). Borrowed when fixed, so
+    /// that ignoring an ordinary DHCP client allocates nothing.
+    Ignore(Cow<'static, str>),
 }
 
 /// What `answer` tells the client, for the log line: a `Display` so that nothing is
@@ -110,7 +112,9 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 return Plan::Ignore("iPXE needs HTTP, which is off".into());
             };
             if !(server.exists)(script) {
-                return Plan::Ignore(format!("iPXE script {script} is not in the boot tree"));
+                return Plan::Ignore(
+                    format!("iPXE script {script} is not in the boot tree").into(),
+                );
             }
             Plan::Answer {
                 answer: ProxyAnswer::Ipxe { url },
@@ -122,7 +126,7 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 answer: ProxyAnswer::PxeDirect { file },
                 delay: no_delay,
             },
-            Err(why) => Plan::Ignore(why),
+            Err(why) => Plan::Ignore(why.into()),
         },
         Firmware::UefiPxe => {
             let (setting, key) = match client.arch {
@@ -130,7 +134,9 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 Some(Arch::UefiIa32) => (&config.uefi_ia32, "uefi_ia32"),
                 Some(Arch::UefiArm64) => (&config.uefi_arm64, "uefi_arm64"),
                 other => {
-                    return Plan::Ignore(format!("no boot file for UEFI architecture {other:?}"))
+                    return Plan::Ignore(
+                        format!("no boot file for UEFI architecture {other:?}").into(),
+                    )
                 }
             };
             match tftp_file(setting, key, server) {
@@ -138,7 +144,7 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                     answer: ProxyAnswer::PxeVia4011 { file },
                     delay: no_delay,
                 },
-                Err(why) => Plan::Ignore(why),
+                Err(why) => Plan::Ignore(why.into()),
             }
         }
         Firmware::UefiHttp => {
@@ -146,19 +152,19 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 Some(Arch::UefiX64Http) => (&config.http_x64, "http_x64"),
                 Some(Arch::UefiArm64Http) => (&config.http_arm64, "http_arm64"),
                 other => {
-                    return Plan::Ignore(format!(
-                        "no HTTP boot file for UEFI architecture {other:?}"
-                    ))
+                    return Plan::Ignore(
+                        format!("no HTTP boot file for UEFI architecture {other:?}").into(),
+                    )
                 }
             };
             let Some(path) = non_empty(setting) else {
-                return Plan::Ignore(format!("no boot file configured (proxy.{key})"));
+                return Plan::Ignore(format!("no boot file configured (proxy.{key})").into());
             };
             let Some(uri) = server.url(path) else {
                 return Plan::Ignore("UEFI HTTP boot needs HTTP, which is off".into());
             };
             if !(server.exists)(path) {
-                return Plan::Ignore(format!("boot file {path} is not in the boot tree"));
+                return Plan::Ignore(format!("boot file {path} is not in the boot tree").into());
             }
             Plan::Answer {
                 answer: ProxyAnswer::HttpBoot { uri },
@@ -223,7 +229,7 @@ mod tests {
 
     fn ignored(plan: Plan) -> String {
         match plan {
-            Plan::Ignore(why) => why,
+            Plan::Ignore(why) => why.into_owned(),
             other => panic!("answered: {other:?}"),
         }
     }
