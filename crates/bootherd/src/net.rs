@@ -1,4 +1,6 @@
-//! Host network facts the services need: which IPv4 addresses to listen on, and path MTUs.
+//! Host network facts the services need (which IPv4 addresses to listen on, path
+//! MTUs) and [`PacketSocket`], the DHCP sockets' I/O: per-datagram interface and
+//! address, batched receive and send (`recvmmsg`/`sendmmsg`).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
