@@ -1,6 +1,8 @@
 //! The boot decision: which answer a classified client gets, or why it gets none.
 //! Pure: the caller passes in what it knows about the server and the boot tree.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -18,11 +20,31 @@ pub enum Plan {
         answer: ProxyAnswer,
         /// How long to wait before sending (the Pi 3 ROM needs this).
         delay: Duration,
-        /// What the client is told, for the log line.
-        summary: String,
     },
-    /// Stay silent, for this reason (said in the log line).
-    Ignore(String),
+    /// Stay silent, for this reason (said in the log line). Borrowed when fixed, so
+    /// that ignoring an ordinary DHCP client allocates nothing.
+    Ignore(Cow<'static, str>),
+}
+
+/// What `answer` tells the client, for the log line: a `Display` so that nothing is
+/// formatted when the line is filtered out.
+pub struct Summary<'a> {
+    /// The answer.
+    pub answer: &'a ProxyAnswer,
+    /// The address the reply leaves from.
+    pub server: Ipv4Addr,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.answer {
+            ProxyAnswer::RaspberryPi => write!(f, "Raspberry Pi Boot, TFTP from {}", self.server),
+            ProxyAnswer::Ipxe { url } => write!(f, "iPXE script {url}"),
+            ProxyAnswer::PxeDirect { file } => write!(f, "TFTP {file}"),
+            ProxyAnswer::PxeVia4011 { file } => write!(f, "TFTP {file} (via port 4011)"),
+            ProxyAnswer::HttpBoot { uri } => write!(f, "HTTP boot {uri}"),
+        }
+    }
 }
 
 /// Facts about the serving side that the decision needs.
@@ -80,7 +102,6 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
             Plan::Answer {
                 answer: ProxyAnswer::RaspberryPi,
                 delay,
-                summary: format!("Raspberry Pi Boot, TFTP from {}", server.addr),
             }
         }
         Firmware::Ipxe => {
@@ -91,21 +112,21 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 return Plan::Ignore("iPXE needs HTTP, which is off".into());
             };
             if !(server.exists)(script) {
-                return Plan::Ignore(format!("iPXE script {script} is not in the boot tree"));
+                return Plan::Ignore(
+                    format!("iPXE script {script} is not in the boot tree").into(),
+                );
             }
             Plan::Answer {
-                summary: format!("iPXE script {url}"),
                 answer: ProxyAnswer::Ipxe { url },
                 delay: no_delay,
             }
         }
         Firmware::BiosPxe => match tftp_file(&config.bios, "bios", server) {
             Ok(file) => Plan::Answer {
-                summary: format!("TFTP {file}"),
                 answer: ProxyAnswer::PxeDirect { file },
                 delay: no_delay,
             },
-            Err(why) => Plan::Ignore(why),
+            Err(why) => Plan::Ignore(why.into()),
         },
         Firmware::UefiPxe => {
             let (setting, key) = match client.arch {
@@ -113,16 +134,17 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 Some(Arch::UefiIa32) => (&config.uefi_ia32, "uefi_ia32"),
                 Some(Arch::UefiArm64) => (&config.uefi_arm64, "uefi_arm64"),
                 other => {
-                    return Plan::Ignore(format!("no boot file for UEFI architecture {other:?}"))
+                    return Plan::Ignore(
+                        format!("no boot file for UEFI architecture {other:?}").into(),
+                    )
                 }
             };
             match tftp_file(setting, key, server) {
                 Ok(file) => Plan::Answer {
-                    summary: format!("TFTP {file} (via port 4011)"),
                     answer: ProxyAnswer::PxeVia4011 { file },
                     delay: no_delay,
                 },
-                Err(why) => Plan::Ignore(why),
+                Err(why) => Plan::Ignore(why.into()),
             }
         }
         Firmware::UefiHttp => {
@@ -130,22 +152,21 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 Some(Arch::UefiX64Http) => (&config.http_x64, "http_x64"),
                 Some(Arch::UefiArm64Http) => (&config.http_arm64, "http_arm64"),
                 other => {
-                    return Plan::Ignore(format!(
-                        "no HTTP boot file for UEFI architecture {other:?}"
-                    ))
+                    return Plan::Ignore(
+                        format!("no HTTP boot file for UEFI architecture {other:?}").into(),
+                    )
                 }
             };
             let Some(path) = non_empty(setting) else {
-                return Plan::Ignore(format!("no boot file configured (proxy.{key})"));
+                return Plan::Ignore(format!("no boot file configured (proxy.{key})").into());
             };
             let Some(uri) = server.url(path) else {
                 return Plan::Ignore("UEFI HTTP boot needs HTTP, which is off".into());
             };
             if !(server.exists)(path) {
-                return Plan::Ignore(format!("boot file {path} is not in the boot tree"));
+                return Plan::Ignore(format!("boot file {path} is not in the boot tree").into());
             }
             Plan::Answer {
-                summary: format!("HTTP boot {uri}"),
                 answer: ProxyAnswer::HttpBoot { uri },
                 delay: no_delay,
             }
@@ -208,9 +229,42 @@ mod tests {
 
     fn ignored(plan: Plan) -> String {
         match plan {
-            Plan::Ignore(why) => why,
+            Plan::Ignore(why) => why.into_owned(),
             other => panic!("answered: {other:?}"),
         }
+    }
+
+    #[test]
+    fn summaries_read_as_before() {
+        let say = |answer: ProxyAnswer| {
+            Summary {
+                answer: &answer,
+                server: SERVER,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            say(ProxyAnswer::RaspberryPi),
+            "Raspberry Pi Boot, TFTP from 10.99.0.1"
+        );
+        let file = "ipxe.efi".to_string();
+        assert_eq!(
+            say(ProxyAnswer::PxeDirect { file: file.clone() }),
+            "TFTP ipxe.efi"
+        );
+        assert_eq!(
+            say(ProxyAnswer::PxeVia4011 { file }),
+            "TFTP ipxe.efi (via port 4011)"
+        );
+        let url = "http://10.99.0.1/boot.ipxe".to_string();
+        assert_eq!(
+            say(ProxyAnswer::Ipxe { url: url.clone() }),
+            "iPXE script http://10.99.0.1/boot.ipxe"
+        );
+        assert_eq!(
+            say(ProxyAnswer::HttpBoot { uri: url }),
+            "HTTP boot http://10.99.0.1/boot.ipxe"
+        );
     }
 
     #[test]

@@ -157,7 +157,9 @@ pub async fn run(
             proxy: proxy.clone(),
             server: server.clone(),
         };
-        services.spawn(crate::dhcp::run(dhcp, pxe, responders));
+        let dhcp = crate::dhcp::start(dhcp, pxe, responders)
+            .context("starting the DHCP receive threads")?;
+        services.spawn(dhcp.wait());
     }
     if services.is_empty() {
         anyhow::bail!("nothing to serve: every service is disabled");
