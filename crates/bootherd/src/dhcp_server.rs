@@ -58,9 +58,9 @@ pub struct DhcpServer {
     /// Where ICMP checks run; requests themselves may arrive on any thread.
     runtime: tokio::runtime::Handle,
     /// Requests dropped because the lease database was behind.
-    shed: AtomicU64,
-    /// When (Unix seconds) the last warning about dropped requests was logged.
-    shed_warned: AtomicU64,
+    shed: Throttle,
+    /// Warnings about requests left unanswered, by kind of reason.
+    unanswered: Mutex<std::collections::HashMap<std::mem::Discriminant<core::Reason>, Throttle>>,
 }
 
 fn parse_subnet(text: &str) -> Option<Subnet> {
@@ -178,8 +178,8 @@ impl DhcpServer {
             committer: GroupCommitter::spawn(store),
             ping_timeout,
             runtime: tokio::runtime::Handle::current(),
-            shed: AtomicU64::new(0),
-            shed_warned: AtomicU64::new(0),
+            shed: Throttle::default(),
+            unanswered: Mutex::new(Default::default()),
         });
         // Before answering anyone: a new client's first offer then needs no wait.
         server.precheck().await;
@@ -221,20 +221,34 @@ impl DhcpServer {
     /// Counts a request dropped because the disk is behind; warns at most every
     /// ten seconds.
     fn shed(&self, queued: usize) {
-        let dropped = self.shed.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = unix_now();
-        let last = self.shed_warned.load(Ordering::Relaxed);
-        if now >= last + 10
-            && self
-                .shed_warned
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if let Some(dropped) = self.shed.due(unix_now()) {
             warn!(
                 queued,
-                dropped_so_far = dropped,
+                dropped_since_last_warning = dropped,
                 "dhcp: lease database behind; dropping new requests until it catches up"
             );
+        }
+    }
+
+    /// Logs why a request got no reply: a warning when it needs attention, but for
+    /// each kind of reason at most one every ten seconds (a flood of DISCOVERs into
+    /// a full pool must not flood the log), the rest at debug level.
+    fn unanswered(&self, reason: &core::Reason) {
+        if !reason.needs_attention() {
+            info!("dhcp: no reply: {reason}");
+            return;
+        }
+        let due = self
+            .unanswered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(std::mem::discriminant(reason))
+            .or_default()
+            .due(unix_now());
+        match due {
+            Some(1) => warn!("dhcp: no reply: {reason}"),
+            Some(n) => warn!("dhcp: no reply: {reason} ({n} like it since the last such warning)"),
+            None => debug!("dhcp: no reply: {reason}"),
         }
     }
 
@@ -307,7 +321,7 @@ impl DhcpServer {
         if let Some(ip) = conflict {
             warn!(%ip, "dhcp: address answers ICMP echo: someone uses it without a lease from us; holding it out");
         }
-        said.log();
+        said.log(self);
         probe
     }
 
@@ -486,19 +500,43 @@ enum Said {
 }
 
 impl Said {
-    fn log(self) {
+    fn log(self, server: &DhcpServer) {
         let mac = |m: Option<[u8; 6]>| m.map(|m| format_mac(&m)).unwrap_or_default();
         match self {
             Said::Reply { kind, ip, mac: m } => {
                 info!(mac = %mac(m), %ip, "dhcp: {} {ip} to {}", TypeName(kind), mac(m));
             }
             Said::Nak { mac: m, reason } => info!(mac = %mac(m), "dhcp: nak: {reason}"),
-            Said::NoReply(reason) if reason.needs_attention() => {
-                warn!("dhcp: no reply: {reason}");
-            }
-            Said::NoReply(reason) => info!("dhcp: no reply: {reason}"),
+            Said::NoReply(reason) => server.unanswered(&reason),
             Said::Nothing => {}
         }
+    }
+}
+
+/// Lets a repeated warning through at most every ten seconds, counting the rest.
+#[derive(Debug, Default)]
+struct Throttle {
+    /// When (Unix seconds) the last one was let through; 0 = never.
+    last: AtomicU64,
+    /// Occurrences since then, this one included.
+    count: AtomicU64,
+}
+
+impl Throttle {
+    /// Counts one occurrence at `now`; if a warning is due, returns how many
+    /// occurrences it speaks for.
+    fn due(&self, now: u64) -> Option<u64> {
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let last = self.last.load(Ordering::Relaxed);
+        let due = (last == 0 || now >= last + 10)
+            && self
+                .last
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        due.then(|| {
+            self.count.fetch_sub(count, Ordering::Relaxed);
+            count
+        })
     }
 }
 
@@ -662,6 +700,17 @@ mod tests {
         assert_eq!(json[0]["ip"], "10.99.0.200");
         assert_eq!(json[0]["state"], "bound");
         assert_eq!(json[0]["live"], true);
+    }
+
+    #[test]
+    fn throttle_lets_one_warning_through_every_ten_seconds() {
+        let throttle = Throttle::default();
+        assert_eq!(throttle.due(1000), Some(1));
+        assert_eq!(throttle.due(1001), None);
+        assert_eq!(throttle.due(1009), None);
+        assert_eq!(throttle.due(1010), Some(3));
+        assert_eq!(throttle.due(1010), None);
+        assert_eq!(throttle.due(2000), Some(2));
     }
 
     #[test]
