@@ -259,16 +259,21 @@ impl PacketSocket {
         ifindex: u32,
         source: Ipv4Addr,
     ) -> io::Result<()> {
-        loop {
+        // Not registered for writability: being woken for every datagram that
+        // leaves would cost more than this rare wait. A socket that takes nothing
+        // for a second is given up on (a DHCP or TFTP client retransmits).
+        for _ in 0..1000 {
             match self.try_send(buf, dest, ifindex, source) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Not registered for writability: being woken for every datagram
-                    // that leaves would cost more than this rare wait.
                     tokio::time::sleep(std::time::Duration::from_millis(1)).await
                 }
                 other => return other,
             }
         }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "send buffer stayed full for a second",
+        ))
     }
 
     /// Like [`PacketSocket::send`], without waiting: `WouldBlock` when the socket
