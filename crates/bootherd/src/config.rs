@@ -48,7 +48,8 @@ pub struct DhcpConfig {
     pub offer_hold_secs: u64,
     /// How long a declined or conflicting address stays out of use, in seconds.
     pub decline_hold_secs: u64,
-    /// Check a new address with ICMP echo before offering it.
+    /// Check a new address with ICMP echo before offering it; off, a new client is
+    /// offered an address at once.
     pub ping_check: bool,
     /// How long that check waits for an echo reply, in milliseconds.
     pub ping_timeout_ms: u64,
