@@ -385,6 +385,9 @@ impl PacketSocket {
         let count = batch.datagrams.len();
         batch.prepare();
         let mut next = 0;
+        // Waits for buffer room since the last progress: bounded, so a socket that
+        // claims room and still refuses cannot keep the thread here.
+        let mut waits = 0;
         while next < count {
             // SAFETY: `prepare` pointed every header at `batch`'s own buffers (bytes of
             // the datagram, address, control message with its length), which stay
@@ -399,16 +402,21 @@ impl PacketSocket {
             };
             if rc > 0 {
                 next += rc as usize;
+                waits = 0;
                 continue;
             }
             // The first datagram of the rest failed (rc is never 0 for vlen > 0).
             let err = io::Error::last_os_error();
             match err.kind() {
                 io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock if self.wait_writable() => continue,
+                io::ErrorKind::WouldBlock if waits < 5 && self.wait_writable() => {
+                    waits += 1;
+                    continue;
+                }
                 _ => {
                     failed(&batch.datagrams[next], err);
                     next += 1;
+                    waits = 0;
                 }
             }
         }
