@@ -188,21 +188,6 @@ cleanup_files() {
 # Namespaces bhdhcp-PID-srv and -cli; the traps run cleanup (lib.sh) on any exit.
 bench_init bhdhcp
 
-# Data directories left by an earlier run that was killed with SIGKILL (its namespaces
-# go with sweep_stale, lib.sh).
-sweep_stale_dirs() {
-    local d pid
-    for d in /dev/shm/bhdhcp-* "$DB_BASE"/bhdhcp-*; do
-        [[ -d $d && ! -L $d ]] || continue
-        [[ ${d##*/} =~ ^bhdhcp-([0-9]+)- ]] || continue
-        pid=${BASH_REMATCH[1]}
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "removing stale directory $d"
-            rm -rf -- "$d"
-        fi
-    done
-}
-
 # ---------------------------------------------------------------- dependencies
 drop_server() { SERVERS=$(echo " $SERVERS " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
 
@@ -927,7 +912,7 @@ report_commands() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 install_deps
 sweep_stale
-sweep_stale_dirs
+sweep_stale_dirs "$(tmp_base)" "$DB_BASE"
 setup_net "$PREFIX"
 setup_data
 cd "$DATA"   # nothing below writes relative paths; if something did, it lands here

@@ -85,6 +85,22 @@ sweep_stale() {
     done
 }
 
+# Directories PREFIX-PID-* in each of $@ left by a run killed with SIGKILL (PID dead).
+sweep_stale_dirs() {
+    local base d pid
+    for base in "$@"; do
+        for d in "$base/$BENCH_PREFIX"-*; do
+            [[ -d $d && ! -L $d ]] || continue
+            [[ ${d##*/} =~ ^"$BENCH_PREFIX"-([0-9]+)- ]] || continue
+            pid=${BASH_REMATCH[1]}
+            if ! kill -0 "$pid" 2>/dev/null; then
+                log "removing stale directory $d"
+                rm -rf -- "$d"
+            fi
+        done
+    done
+}
+
 # ---------------------------------------------------------------- dependencies
 # apt-get install $@ (once more after an apt-get update if that fails); false if it
 # still fails. The retry's errors go to stderr.

@@ -130,7 +130,7 @@ install_deps() {
 
 # ---------------------------------------------------------------- topology and data
 setup_data() {
-    DATA=$(mktemp -d "$(tmp_base)/bhbench.XXXXXX")
+    DATA=$(mktemp -d "$(tmp_base)/bhbench-$$-XXXXXX")
     chmod 755 "$DATA"
     mkdir -p "$DATA/root" "$DATA/out" "$DATA/log"
     chmod 755 "$DATA/root"
@@ -633,6 +633,7 @@ report_concurrency() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 install_deps
 sweep_stale
+sweep_stale_dirs "$(tmp_base)"
 setup_net 24
 setup_data
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); $REPS repetition(s); servers: $SERVERS"
