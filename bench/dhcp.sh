@@ -53,6 +53,9 @@
 # Needs root. Installs what is missing with apt-get: kea-admin (perfdhcp), dnsmasq-base,
 # kea-dhcp4-server (optional), iproute2. See bench/README.md and docs/BENCHMARKS-DHCP.md.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG=dhcp-bench
 
 # ---------------------------------------------------------------- settings
 QUICK=0
@@ -84,8 +87,6 @@ PXE_CLASS="PXEClient:Arch:00000:UNDI:002001"
 OWN_CLASS="bench-perfdhcp"
 STEP_MAC=00:0c:01:00:00:00   # perfdhcp counts up from here: one new client per exchange
 CHECK_MAC=00:0c:02:00:00:00  # the single-exchange check before each server's ramp
-
-usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -168,106 +169,27 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$REPO/target/release/bootherd
 DHCPLOAD=$REPO/target/release/dhcpload
 
-log() { printf '[dhcp-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, port 67)"
+require_root "network namespaces, port 67"
 
 # ---------------------------------------------------------------- state and cleanup
 TREE_DESC='?'
-TAG=bhdhcp-$$
-NS_S=$TAG-srv
-NS_C=$TAG-cli
 DATA=""
 DBDIR=""
-SERVER_PID=""
-CREATED_POLICY=0
 FAILURES=0
-
-# TERM, a bounded wait, then KILL every process inside namespace $1.
-kill_ns() {
-    local ns=$1 pids i sig
-    [[ -e /run/netns/$ns ]] || return 0
-    for sig in TERM KILL; do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [[ -n $pids ]] || return 0
-        # shellcheck disable=SC2086
-        kill -"$sig" $pids 2>/dev/null || true
-        for i in $(seq 1 30); do
-            pids=$(ip netns pids "$ns" 2>/dev/null || true)
-            [[ -n $pids ]] || return 0
-            sleep 0.1
-        done
-    done
-    log "warning: processes still alive in $ns: $pids"
-}
-
-cleanup() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
-    if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null; fi
-    kill_ns "$NS_C"
-    kill_ns "$NS_S"
-    ip netns del "$NS_C" 2>/dev/null
-    ip netns del "$NS_S" 2>/dev/null
-    rm -rf /etc/netns/"$NS_C" /etc/netns/"$NS_S"
+# shellcheck disable=SC2317  # called by cleanup (lib.sh)
+cleanup_files() {
     if [[ -n $KEEP && -n $DATA && -d $DATA ]]; then
         mkdir -p "$KEEP" && cp -r "$DATA/log" "$DATA/out" "$DATA/conf" "$KEEP/" 2>/dev/null \
             && log "logs kept in $KEEP"
     fi
     [[ -n $DATA && -d $DATA ]] && rm -rf "$DATA"
     [[ -n $DBDIR && -d $DBDIR ]] && rm -rf "$DBDIR"
-    [[ $CREATED_POLICY -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Namespaces left by an earlier run that was killed with SIGKILL.
-sweep_stale() {
-    local ns pid d
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^bhdhcp-[0-9]+-(srv|cli)$' || true); do
-        pid=${ns#bhdhcp-}; pid=${pid%-*}
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "removing stale namespace $ns"
-            kill_ns "$ns"
-            ip netns del "$ns" 2>/dev/null || true
-        fi
-    done
-    for d in /dev/shm/bhdhcp-* "$DB_BASE"/bhdhcp-*; do
-        [[ -d $d && ! -L $d ]] || continue
-        [[ ${d##*/} =~ ^bhdhcp-([0-9]+)- ]] || continue
-        pid=${BASH_REMATCH[1]}
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "removing stale directory $d"
-            rm -rf -- "$d"
-        fi
-    done
-}
+# Namespaces bhdhcp-PID-srv and -cli; the traps run cleanup (lib.sh) on any exit.
+bench_init bhdhcp
 
 # ---------------------------------------------------------------- dependencies
-has() { [[ " $SERVERS " == *" $1 "* ]]; }
 drop_server() { SERVERS=$(echo " $SERVERS " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
-
-apt_install() {
-    # Do not let the packages start their daemons in the root namespace.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        CREATED_POLICY=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    local ok=0
-    timeout 600 apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 && ok=1
-    if [[ $ok -eq 0 ]]; then
-        timeout 300 apt-get update -q >/dev/null 2>&1 || true
-        timeout 600 apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 && ok=1
-    fi
-    if [[ $CREATED_POLICY -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; CREATED_POLICY=0; fi
-    [[ $ok -eq 1 ]]
-}
 
 install_deps() {
     local missing=()
@@ -282,7 +204,7 @@ install_deps() {
     if [[ ${#missing[@]} -gt 0 ]]; then
         [[ $INSTALL -eq 1 ]] || die "missing: ${missing[*]} (and --no-install)"
         log "installing: ${missing[*]}"
-        apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed"
+        apt_install "${missing[@]}" 2>/dev/null || die "apt-get install ${missing[*]} failed"
     fi
     PERFDHCP=$(command -v perfdhcp || echo /usr/sbin/perfdhcp)
     DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
@@ -290,64 +212,22 @@ install_deps() {
         if ! command -v kea-dhcp4 >/dev/null && [[ ! -x /usr/sbin/kea-dhcp4 ]]; then
             if [[ $INSTALL -eq 1 ]]; then
                 log "installing kea-dhcp4-server (optional)"
-                apt_install kea-dhcp4-server || log "kea-dhcp4-server did not install; Kea is left out"
+                apt_install kea-dhcp4-server 2>/dev/null || log "kea-dhcp4-server did not install; Kea is left out"
             fi
         fi
         KEA=$(command -v kea-dhcp4 || echo /usr/sbin/kea-dhcp4)
         [[ -x $KEA ]] || { log "no kea-dhcp4; Kea is left out"; drop_server kea; }
     fi
-    if has bootherd; then
-        if [[ $BUILD -eq 1 ]]; then
-            log "building bootherd (cargo build --release -p bootherd)"
-            (cd "$REPO" && timeout 1800 cargo build --release -q -p bootherd) \
-                || die "cargo build --release -p bootherd failed"
-        fi
-        [[ -x $BIN ]] || die "$BIN is missing"
-    fi
-    if wants_gen dhcpload; then
-        if [[ $BUILD -eq 1 ]]; then
-            log "building dhcpload (cargo build --release -p dhcpload)"
-            (cd "$REPO" && timeout 1800 cargo build --release -q -p dhcpload) \
-                || die "cargo build --release -p dhcpload failed"
-        fi
-        [[ -x $DHCPLOAD ]] || die "$DHCPLOAD is missing"
-    fi
+    if has bootherd; then build_bin bootherd "$BIN"; fi
+    if wants_gen dhcpload; then build_bin dhcpload "$DHCPLOAD"; fi
     TREE_DESC=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
 }
 
 # ---------------------------------------------------------------- topology and data
-setup_net() {
-    ip netns add "$NS_S"
-    ip netns add "$NS_C"
-    # The veth is made inside the server namespace with its peer put straight into
-    # the client namespace: no interface ever exists in the root namespace.
-    ip -n "$NS_S" link add veth-s type veth peer name veth-c netns "$NS_C"
-    local ns i
-    for ns in "$NS_S" "$NS_C"; do
-        ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-        ip netns exec "$ns" sysctl -q -w net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
-        ip -n "$ns" link set lo up
-    done
-    ip -n "$NS_S" link set veth-s mtu 1500 up
-    ip -n "$NS_C" link set veth-c mtu 1500 up
-    ip -n "$NS_S" addr add "$SRV_ADDR/$PREFIX" dev veth-s
-    ip -n "$NS_C" addr add "$CLI_ADDR/$PREFIX" dev veth-c
-    for i in $(seq 1 50); do
-        if ip -n "$NS_C" -o link show veth-c | grep -q 'LOWER_UP' \
-            && ip -n "$NS_S" -o link show veth-s | grep -q 'LOWER_UP'; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "veth pair did not come up"
-}
-
 hex() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
 
 setup_data() {
-    local base=/dev/shm
-    [[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
-    DATA=$(mktemp -d "$base/bhdhcp-$$-XXXXXX")
+    DATA=$(mktemp -d "$(tmp_base)/bhdhcp-$$-XXXXXX")
     DBDIR=$(mktemp -d "$DB_BASE/bhdhcp-$$-db-XXXXXX")
     chmod 755 "$DATA" "$DBDIR"
     mkdir -p "$DATA/root" "$DATA/log" "$DATA/out" "$DATA/conf"
@@ -468,20 +348,6 @@ start_server() {
     return 1
 }
 
-stop_server() {
-    [[ -n $SERVER_PID ]] || { kill_ns "$NS_S"; return 0; }
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-    kill_ns "$NS_S"
-}
-
 # ---------------------------------------------------------------- measuring
 # CPU ticks (user + system) of every process in the server namespace.
 ns_ticks() {
@@ -490,10 +356,7 @@ ns_ticks() {
     [[ ${#files[@]} -gt 0 ]] || { echo 0; return; }
     { cat "${files[@]}" 2>/dev/null || true; } | awk '{sub(/^.*\) /, ""); t += $12 + $13} END {print t + 0}'
 }
-# Busy and total jiffies of the whole machine, and those spent in (soft)interrupts:
-# packet processing for the benchmark's own traffic is mostly there, not in the
-# processes' times.
-cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $7 + $8}' /proc/stat; }
+# cpu_jiffies (lib.sh): busy, total and (soft)interrupt jiffies of the whole machine.
 # Busy and total jiffies of CPU 0 and of CPU 1 (where pinned servers and generators run;
 # busy includes the interrupts and softirqs that ran there).
 cpu01_jiffies() {
@@ -506,25 +369,7 @@ udp_rcvbuf_errors() {
         $1 == "Udp:" && h {print $f["RcvbufErrors"] + 0; exit}'
 }
 
-# This machine may be shared (QEMU guests under TCG take a whole core). Before each
-# step, wait (bounded) until the CPUs are idle: busy share < 15% over 0.5 s.
-BUSY_WAITS=0
-cpu_busy_pct() {
-    local a b
-    a=$(cpu_jiffies); sleep 0.5; b=$(cpu_jiffies)
-    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
-        t = y[2] - x[2]; printf "%d", (t > 0) ? 100 * (y[1] - x[1]) / t : 0}'
-}
-wait_quiet() {
-    local i pct
-    for i in $(seq 1 "$QUIET_TRIES"); do
-        pct=$(cpu_busy_pct)
-        [[ $pct -lt 15 ]] && return 0
-        [[ $i -eq 1 ]] && log "CPUs ${pct}% busy with other work; waiting for quiet (at most $((QUIET_TRIES / 2)) s)"
-    done
-    BUSY_WAITS=$((BUSY_WAITS + 1))
-    log "warning: still ${pct}% busy; measuring anyway (numbers may be low)"
-}
+# wait_quiet (lib.sh) runs before each step.
 
 # perfdhcp's argument list for load $1 at rate $2 (0 = as fast as it can) for $3 s,
 # clients counted up from MAC $4.
@@ -1067,7 +912,8 @@ report_commands() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 install_deps
 sweep_stale
-setup_net
+sweep_stale_dirs "$(tmp_base)" "$DB_BASE"
+setup_net "$PREFIX"
 setup_data
 cd "$DATA"   # nothing below writes relative paths; if something did, it lands here
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); servers: $SERVERS; $PERIOD s per step"

@@ -25,6 +25,9 @@
 # tftpd-hpa, dnsmasq-base, atftp, curl, busybox, iproute2.
 # See bench/README.md and docs/BENCHMARKS.md.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG=bench
 
 # ---------------------------------------------------------------- settings
 REPS=3
@@ -44,8 +47,6 @@ FETCH_TIMEOUT=120     # seconds for one 64 MiB fetch
 CONC_TIMEOUT=300      # seconds for the whole concurrency run
 SAMPLE_INTERVAL=0.02  # RSS sampling period, seconds
 QUIET_TRIES=40        # half-second checks for an idle machine before each pass
-
-usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -89,74 +90,26 @@ fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$REPO/target/release/bootherd
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, port 69)"
+require_root "network namespaces, port 69"
 
 # ---------------------------------------------------------------- state and cleanup
-TAG=bhbench-$$
-NS_S=$TAG-srv
-NS_C=$TAG-cli
 DATA=""
-SERVER_PID=""
 SAMPLER_PID=""
 HOG_PID=""
-CREATED_POLICY=0
-
-# TERM, a bounded wait, then KILL every process inside namespace $1.
-kill_ns() {
-    local ns=$1 pids i
-    [[ -e /run/netns/$ns ]] || return 0
-    for sig in TERM KILL; do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [[ -n $pids ]] || return 0
-        # shellcheck disable=SC2086
-        kill -"$sig" $pids 2>/dev/null || true
-        for i in $(seq 1 30); do
-            pids=$(ip netns pids "$ns" 2>/dev/null || true)
-            [[ -n $pids ]] || return 0
-            sleep 0.1
-        done
-    done
-    log "warning: processes still alive in $ns: $pids"
-}
-
-cleanup() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
+# shellcheck disable=SC2317  # the hooks are called by cleanup (lib.sh)
+cleanup_procs() {
     if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; fi
     if [[ -n $HOG_PID ]]; then kill "$HOG_PID" 2>/dev/null; wait "$HOG_PID" 2>/dev/null; fi
-    if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null; fi
-    kill_ns "$NS_C"
-    kill_ns "$NS_S"
-    ip netns del "$NS_C" 2>/dev/null
-    ip netns del "$NS_S" 2>/dev/null
-    rm -rf /etc/netns/"$NS_C" /etc/netns/"$NS_S"
+}
+# shellcheck disable=SC2317
+cleanup_files() {
     if [[ -n $KEEP && -n $DATA && -d $DATA/log ]]; then
         mkdir -p "$KEEP" && cp -r "$DATA/log/." "$KEEP/" && log "logs kept in $KEEP"
     fi
     [[ -n $DATA && -d $DATA ]] && rm -rf "$DATA"
-    [[ $CREATED_POLICY -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Namespaces left by an earlier run that was killed with SIGKILL.
-sweep_stale() {
-    local ns pid
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^bhbench-[0-9]+-(srv|cli)$' || true); do
-        pid=${ns#bhbench-}; pid=${pid%-*}
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "removing stale namespace $ns"
-            kill_ns "$ns"
-            ip netns del "$ns" 2>/dev/null || true
-        fi
-    done
-}
+# Namespaces bhbench-PID-srv and -cli; the traps run cleanup (lib.sh) on any exit.
+bench_init bhbench
 
 # ---------------------------------------------------------------- dependencies
 install_deps() {
@@ -170,61 +123,14 @@ install_deps() {
     command -v ss >/dev/null || missing+=(iproute2)
     if [[ ${#missing[@]} -gt 0 ]]; then
         log "installing: ${missing[*]}"
-        # Do not let the packages start their daemons in the root namespace.
-        if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-            CREATED_POLICY=1
-        fi
-        export DEBIAN_FRONTEND=noninteractive
-        timeout 600 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-            timeout 300 apt-get update -q >/dev/null 2>&1 || true
-            timeout 600 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-                || die "apt-get install ${missing[*]} failed"
-        }
-        if [[ $CREATED_POLICY -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; CREATED_POLICY=0; fi
+        apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed"
     fi
-    if [[ " $SERVERS " == *" bootherd "* ]]; then
-        if [[ $BUILD -eq 1 ]]; then
-            log "building bootherd (cargo build --release -p bootherd)"
-            (cd "$REPO" && timeout 1800 cargo build --release -q -p bootherd) \
-                || die "cargo build --release -p bootherd failed"
-        fi
-        [[ -x $BIN ]] || die "$BIN is missing"
-    fi
+    if has bootherd; then build_bin bootherd "$BIN"; fi
 }
 
 # ---------------------------------------------------------------- topology and data
-setup_net() {
-    ip netns add "$NS_S"
-    ip netns add "$NS_C"
-    # The veth is made inside the server namespace with its peer put straight into
-    # the client namespace: no interface ever exists in the root namespace.
-    ip -n "$NS_S" link add veth-s type veth peer name veth-c netns "$NS_C"
-    local ns
-    for ns in "$NS_S" "$NS_C"; do
-        ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-        ip -n "$ns" link set lo up
-    done
-    ip -n "$NS_S" link set veth-s mtu 1500 up
-    ip -n "$NS_C" link set veth-c mtu 1500 up
-    ip -n "$NS_S" addr add "$SRV_ADDR/24" dev veth-s
-    ip -n "$NS_C" addr add "$CLI_ADDR/24" dev veth-c
-    local i
-    for i in $(seq 1 50); do
-        if ip -n "$NS_C" -o link show veth-c | grep -q 'LOWER_UP' \
-            && ip -n "$NS_S" -o link show veth-s | grep -q 'LOWER_UP'; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "veth pair did not come up"
-}
-
 setup_data() {
-    local base=/dev/shm
-    [[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
-    DATA=$(mktemp -d "$base/bhbench.XXXXXX")
+    DATA=$(mktemp -d "$(tmp_base)/bhbench-$$-XXXXXX")
     chmod 755 "$DATA"
     mkdir -p "$DATA/root" "$DATA/out" "$DATA/log"
     chmod 755 "$DATA/root"
@@ -302,20 +208,6 @@ start_server() {
     die "$name did not start listening on $SRV_ADDR:69 within 10 s"
 }
 
-stop_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-    kill_ns "$NS_S"
-}
-
 # ---------------------------------------------------------------- clients
 # Settings (rows): id | label | client | client options
 ROWS=(
@@ -385,28 +277,7 @@ median() {
 }
 
 # ---------------------------------------------------------------- other load
-# This machine may be shared (a QEMU guest under TCG eats a whole core). Before each
-# pass, wait (bounded) until the CPUs are idle: busy share over half a second < 15%.
-BUSY_WAITS=0
-cpu_busy_pct() {
-    local a b
-    a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
-    sleep 0.5
-    b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
-        busy = y[1] - x[1]; idle = y[2] - x[2];
-        printf "%d", (busy + idle > 0) ? 100 * busy / (busy + idle) : 0}'
-}
-wait_quiet() {
-    local i pct
-    for i in $(seq 1 "$QUIET_TRIES"); do
-        pct=$(cpu_busy_pct)
-        [[ $pct -lt 15 ]] && return 0
-        [[ $i -eq 1 ]] && log "CPUs ${pct}% busy with other work; waiting for quiet (at most $((QUIET_TRIES / 2)) s)"
-    done
-    BUSY_WAITS=$((BUSY_WAITS + 1))
-    log "warning: still ${pct}% busy; measuring anyway (numbers may be low)"
-}
+# wait_quiet (lib.sh) runs before each pass.
 
 # Per-request cost: NREQ fetches in a row, one atftp process each, of a 4 KiB file
 # (every copy compared) or of a missing file (every one must fail). Prints ms per
@@ -636,7 +507,6 @@ unsupported() {
         *) echo 0 ;;
     esac
 }
-has() { [[ " $SERVERS " == *" $1 "* ]]; }
 
 report_header() {
     echo
@@ -763,7 +633,8 @@ report_concurrency() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 install_deps
 sweep_stale
-setup_net
+sweep_stale_dirs "$(tmp_base)"
+setup_net 24
 setup_data
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); $REPS repetition(s); servers: $SERVERS"
 
