@@ -541,6 +541,19 @@ mod tests {
         assert_eq!(cache.get(false, Ipv4Addr::LOCALHOST, "ipxe.efi", t0), None);
     }
 
+    /// A proxy serving `root` by TFTP with `config`'s inventory.
+    fn proxy_over(config: &Config, root: &std::path::Path) -> Proxy {
+        let origin = std::path::Path::new("<test>");
+        let tree = crate::tree::BootTree::new(
+            root,
+            Arc::new(config.inventory(origin).unwrap()),
+            Arc::new(config.renderer(origin).unwrap()),
+            None,
+        )
+        .unwrap();
+        Proxy::new(config, Some(LiveTree::new(tree)), None, None).unwrap()
+    }
+
     fn client(mac: [u8; 6]) -> Client {
         Client {
             mac,
@@ -563,16 +576,8 @@ mod tests {
              [[machines]]\nname = \"pi\"\nmac = \"02:00:00:00:00:02\"\nserial = \"1\"\nprofile = \"pi\"\n",
         )
         .unwrap();
-        let origin = std::path::Path::new("<test>");
         let root = tempfile::tempdir().unwrap();
-        let tree = crate::tree::BootTree::new(
-            root.path(),
-            Arc::new(config.inventory(origin).unwrap()),
-            Arc::new(config.renderer(origin).unwrap()),
-            None,
-        )
-        .unwrap();
-        let proxy = Proxy::new(&config, Some(LiveTree::new(tree)), None, None).unwrap();
+        let proxy = proxy_over(&config, root.path());
         let configured = proxy.config.load_full();
 
         let (unknown, known) = proxy.view_for(&client([2, 0, 0, 0, 0, 9]));
@@ -592,15 +597,7 @@ mod tests {
         let config = Config::parse("").unwrap();
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("ipxe.efi"), b"MZ").unwrap();
-        let origin = std::path::Path::new("<test>");
-        let tree = crate::tree::BootTree::new(
-            root.path(),
-            Arc::new(config.inventory(origin).unwrap()),
-            Arc::new(config.renderer(origin).unwrap()),
-            None,
-        )
-        .unwrap();
-        let proxy = Proxy::new(&config, Some(LiveTree::new(tree)), None, None).unwrap();
+        let proxy = proxy_over(&config, root.path());
         let loopback = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
         let dhcp = PacketSocket::bind(loopback).unwrap();
         let pxe = PacketSocket::bind(loopback).unwrap();

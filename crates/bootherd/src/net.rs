@@ -321,16 +321,13 @@ impl PacketSocket {
                     iov_base: data.add(i * DATAGRAM_MAX).cast(),
                     iov_len: DATAGRAM_MAX,
                 });
-                let header = &mut *headers.add(i);
-                header.msg_len = 0;
-                let msg = &mut header.msg_hdr;
-                msg.msg_name = names.add(i).cast();
-                msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                msg.msg_iov = iovecs.add(i);
-                msg.msg_iovlen = 1;
-                msg.msg_control = controls.add(i).cast();
-                msg.msg_controllen = std::mem::size_of::<ControlBuf>() as _;
-                msg.msg_flags = 0;
+                point_header(
+                    &mut *headers.add(i),
+                    names.add(i),
+                    iovecs.add(i),
+                    controls.add(i),
+                    std::mem::size_of::<ControlBuf>(),
+                );
             }
         }
         // SAFETY: every header points into `batch`'s buffers (name, one iovec, control
@@ -434,6 +431,31 @@ impl PacketSocket {
         let rc = unsafe { libc::poll(&mut fd, 1, SEND_WAIT_MS) };
         rc > 0 && fd.revents & libc::POLLOUT != 0
     }
+}
+
+/// Points one `mmsghdr` at its address, its single iovec and `control_len` bytes
+/// of control space, and clears its lengths and flags.
+///
+/// # Safety
+/// The three pointers must stay valid (and unborrowed elsewhere) until the
+/// `recvmmsg`/`sendmmsg` call that uses `header` returns; `control` must hold at
+/// least `control_len` bytes.
+unsafe fn point_header(
+    header: &mut libc::mmsghdr,
+    name: *mut libc::sockaddr_in,
+    iovec: *mut libc::iovec,
+    control: *mut ControlBuf,
+    control_len: usize,
+) {
+    header.msg_len = 0;
+    let msg = &mut header.msg_hdr;
+    msg.msg_name = name.cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_iov = iovec;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.cast();
+    msg.msg_controllen = control_len as _;
+    msg.msg_flags = 0;
 }
 
 /// The `IP_PKTINFO` that sends from `source` out of `ifindex` (0: as routed).
@@ -615,16 +637,8 @@ impl SendBatch {
                     iov_len: datagram.bytes.len(),
                 });
                 let header = &mut *headers.add(i);
-                header.msg_len = 0;
-                let msg = &mut header.msg_hdr;
-                msg.msg_name = names.add(i).cast();
-                msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                msg.msg_iov = iovecs.add(i);
-                msg.msg_iovlen = 1;
-                msg.msg_control = controls.add(i).cast();
-                msg.msg_controllen = space as _;
-                msg.msg_flags = 0;
-                msg
+                point_header(header, names.add(i), iovecs.add(i), controls.add(i), space);
+                &mut header.msg_hdr
             };
             // SAFETY: msg_control points to `space` writable, aligned bytes, enough for
             // one cmsghdr and an in_pktinfo (checked above).
