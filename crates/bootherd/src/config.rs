@@ -158,8 +158,14 @@ pub struct TftpConfig {
     pub port: u16,
     /// Transfers in flight at once; requests past it get a TFTP error.
     pub max_transfers: usize,
-    /// Largest block size granted (RFC 2348); also clamped to the interface MTU.
+    /// Largest block size granted (RFC 2348); also clamped to the path MTU unless
+    /// `allow_fragmentation` is set.
     pub max_blksize: u16,
+    /// Grant block sizes above the path MTU, sending IP-fragmented datagrams (as
+    /// tftpd-hpa does). Faster for clients that ask for 64 KiB blocks on a clean LAN,
+    /// but one lost fragment loses the whole block, and some firmware cannot
+    /// reassemble: off by default.
+    pub allow_fragmentation: bool,
     /// Largest window granted (RFC 7440).
     pub max_windowsize: u16,
     /// Retransmission base when the client does not ask for a timeout, in milliseconds.
@@ -176,6 +182,7 @@ impl Default for TftpConfig {
             port: 69,
             max_transfers: 256,
             max_blksize: 65464,
+            allow_fragmentation: false,
             max_windowsize: 64,
             timeout_ms: 1000,
             retries: 5,

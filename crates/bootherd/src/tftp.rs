@@ -25,8 +25,11 @@ const NETASCII_LIMIT: u64 = 64 << 20;
 pub struct TftpSettings {
     /// Transfers in flight at once.
     pub max_transfers: usize,
-    /// Protocol limits handed to each transfer (blksize is clamped further per path MTU).
+    /// Protocol limits handed to each transfer (blksize is clamped further per path
+    /// MTU unless `clamp_to_mtu` is off).
     pub transfer: TransferConfig,
+    /// Whether blksize is clamped to the path MTU (no IP fragmentation).
+    pub clamp_to_mtu: bool,
 }
 
 impl From<&TftpConfig> for TftpSettings {
@@ -39,6 +42,7 @@ impl From<&TftpConfig> for TftpSettings {
                 default_timeout: Duration::from_millis(c.timeout_ms),
                 max_retries: c.retries,
             },
+            clamp_to_mtu: !c.allow_fragmentation,
         }
     }
 }
@@ -179,7 +183,7 @@ async fn serve_read(
         }
     };
     let mut config = settings.transfer.clone();
-    if let Some(mtu) = net::path_mtu(&socket) {
+    if let Some(mtu) = net::path_mtu(&socket).filter(|_| settings.clamp_to_mtu) {
         let fit = mtu
             .saturating_sub(HEADER_OVERHEAD)
             .clamp(8, u32::from(u16::MAX)) as u16;

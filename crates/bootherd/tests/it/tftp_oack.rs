@@ -227,3 +227,47 @@ fn oack_parsing_and_rrq_building() {
     assert!(oack_options(b"\0\x06timeout\0").is_err());
     assert!(oack_options(b"\0\x03\0\x01").is_err());
 }
+
+/// With `tftp.allow_fragmentation`, a client asking for 65464-byte blocks gets
+/// them (sent as IP fragments over the 1500-byte veth) and the file arrives whole;
+/// the default server of the test above clamps the same request to the MTU.
+#[test]
+fn allow_fragmentation_grants_blocks_above_the_mtu() {
+    let test = "tftp_oack::allow_fragmentation_grants_blocks_above_the_mtu";
+    if !need_root(test) {
+        return;
+    }
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    // Two whole 65464-byte blocks and a part.
+    let contents = pseudo_random_bytes(0x5a5a, 65464 * 2 + 1000);
+    write_file(&root.join(FILE), &contents);
+    let config = dir.path().join("bootherd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tftp]\nroot = {:?}\nallow_fragmentation = true\n",
+            root.display().to_string()
+        ),
+    )
+    .unwrap();
+    let lab = Lab::up();
+    let server = Server::start_in_config(&lab.srv(), &config, &["--no-http"], None);
+    let target: SocketAddr = "10.99.0.1:69".parse().unwrap();
+    let read = join(in_netns(&lab.cli(), move || {
+        read_file(target, FILE, &[("blksize", "65464")])
+    }))
+    .unwrap_or_else(|e| panic!("{e}\n--- bootherd ---\n{}", server.log_text()));
+    let got: BTreeMap<String, String> = oack_options(&read.oack).unwrap().into_iter().collect();
+    assert_eq!(
+        got.get("blksize").map(String::as_str),
+        Some("65464"),
+        "{got:?}"
+    );
+    assert!(
+        read.data == contents,
+        "read {} bytes, not the file's {}",
+        read.data.len(),
+        contents.len()
+    );
+}
