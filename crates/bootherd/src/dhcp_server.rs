@@ -419,6 +419,7 @@ impl DhcpServer {
                 checks.spawn(async move { (ip, net::icmp_in_use(ip, wait).await) });
             }
             while let Some(Ok((ip, result))) = checks.join_next().await {
+                debug!(%ip, ?result, "dhcp: ahead-of-time check (in use?)");
                 let mut free = self.checked_free.lock().unwrap_or_else(|e| e.into_inner());
                 match result {
                     Ok(false) => {

@@ -873,7 +873,10 @@ pub async fn icmp_in_use(ip: Ipv4Addr, wait: std::time::Duration) -> io::Result<
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-            Err(_) => return Ok(false),
+            Err(_) => {
+                tracing::debug!(%ip, raw, "icmp check: no echo reply in time");
+                return Ok(false);
+            }
             Ok(Ok(n)) => {
                 let icmp = if raw {
                     let header = usize::from(buf[0] & 0x0f) * 4;
@@ -887,7 +890,10 @@ pub async fn icmp_in_use(ip: Ipv4Addr, wait: std::time::Duration) -> io::Result<
                 }
             }
             // Host unreachable and the like: nobody there.
-            Ok(Err(_)) => return Ok(false),
+            Ok(Err(err)) => {
+                tracing::debug!(%ip, %err, raw, "icmp check: receive error");
+                return Ok(false);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod dhcp_clients;
+mod dhcp_conflict;
 mod dhcp_durability;
 mod dhcp_lab;
 mod inventory;
