@@ -319,7 +319,7 @@ impl DhcpServer {
             drop(leases);
         }
         if let Some(ip) = conflict {
-            warn!(%ip, "dhcp: address answers ICMP echo: someone uses it without a lease from us; holding it out");
+            warn!(%ip, "dhcp: address answers ICMP echo or ARP: someone uses it without a lease from us; holding it out");
         }
         said.log(self);
         probe
@@ -372,13 +372,24 @@ impl DhcpServer {
             }
             let server = self.clone();
             self.runtime.spawn(async move {
-                let in_use = match net::icmp_in_use(probe.ip, wait).await {
-                    Ok(in_use) => in_use,
-                    Err(err) => {
-                        warn!(%err, ip = %probe.ip, "dhcp: cannot check the address with ICMP echo; offering it unchecked");
-                        false
-                    }
-                };
+                // On the client's own link (not relayed) ARP asks too: it finds
+                // hosts that ignore ICMP echo. The client itself answering (it
+                // still holds the address from before) is no conflict.
+                let link = (probe.request.giaddr.is_unspecified() && rx.ifindex != 0)
+                    .then_some(rx.ifindex);
+                let (icmp, arp) = tokio::join!(
+                    net::icmp_in_use(probe.ip, wait),
+                    arp_holder(link, probe.ip, wait)
+                );
+                let icmp = icmp.unwrap_or_else(|err| {
+                    warn!(%err, ip = %probe.ip, "dhcp: cannot check the address with ICMP echo");
+                    false
+                });
+                let arp = arp.filter(|holder| *holder != probe.mac);
+                if let Some(holder) = arp {
+                    debug!(ip = %probe.ip, holder = %format_mac(&holder), "dhcp: address answers ARP");
+                }
+                let in_use = icmp || arp.is_some();
                 server
                     .probing
                     .lock()
@@ -415,8 +426,14 @@ impl DhcpServer {
         };
         {
             let mut checks = tokio::task::JoinSet::new();
-            for ip in self.free_candidates() {
-                checks.spawn(async move { (ip, net::icmp_in_use(ip, wait).await) });
+            for (ip, link) in self.free_candidates() {
+                checks.spawn(async move {
+                    let (icmp, arp) =
+                        tokio::join!(net::icmp_in_use(ip, wait), arp_holder(link, ip, wait));
+                    // Any ARP answer counts here: the client is not known yet, and
+                    // the request-time check decides with its MAC.
+                    (ip, icmp.map(|in_use| in_use || arp.is_some()))
+                });
             }
             while let Some(Ok((ip, result))) = checks.join_next().await {
                 debug!(%ip, ?result, "dhcp: ahead-of-time check (in use?)");
@@ -437,8 +454,9 @@ impl DhcpServer {
     /// The addresses of each pool that a new client would be offered next, in
     /// the order the core picks them: never used, lowest first, then those whose
     /// last client has been gone longest. Nobody holds or has reserved them.
-    fn free_candidates(&self) -> Vec<Ipv4Addr> {
+    fn free_candidates(&self) -> Vec<(Ipv4Addr, Option<u32>)> {
         let config = self.config.load();
+        let local = net::ipv4_networks().unwrap_or_default();
         let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
         let now = unix_now();
         let mut out = Vec::new();
@@ -465,7 +483,12 @@ impl DhcpServer {
                     None => break,
                 }
             }
-            out.extend(found);
+            // The interface on the pool's subnet, for ARP; none for relayed pools.
+            let link = local
+                .iter()
+                .find(|(_, addr)| pool.subnet.contains(*addr))
+                .map(|(ifindex, _)| *ifindex);
+            out.extend(found.into_iter().map(|ip| (ip, link)));
         }
         out
     }
@@ -482,6 +505,21 @@ impl DhcpServer {
     pub fn leases(&self) -> Vec<core::Lease> {
         let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
         leases.iter().cloned().collect()
+    }
+}
+
+/// Who answers an ARP probe for `ip` on interface `link` within `wait`, if
+/// anyone; `None` too when there is no link (a relayed pool) or no ARP here (no
+/// `CAP_NET_RAW`), which is logged at debug level: ICMP echo still checks.
+async fn arp_holder(link: Option<u32>, ip: Ipv4Addr, wait: Duration) -> Option<[u8; 6]> {
+    let ifindex = link?;
+    match tokio::task::spawn_blocking(move || crate::arp::probe(ifindex, ip, wait)).await {
+        Ok(Ok(holder)) => holder,
+        Ok(Err(err)) => {
+            debug!(%ip, ifindex, %err, "dhcp: cannot check the address with ARP");
+            None
+        }
+        Err(_) => None,
     }
 }
 

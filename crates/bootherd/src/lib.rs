@@ -1,6 +1,7 @@
 //! bootherd: a network-boot server. This library holds the services the binary runs;
 //! protocol logic lives in `bootherd-proto` and is free of I/O.
 
+pub mod arp;
 pub mod cli;
 pub mod config;
 pub mod dhcp;

@@ -38,6 +38,14 @@ pub fn ipv4_addresses() -> io::Result<Vec<LocalAddr>> {
     Ok(out)
 }
 
+/// (interface index, IPv4 address) of every interface that is up.
+pub fn ipv4_networks() -> io::Result<Vec<(u32, Ipv4Addr)>> {
+    Ok(ipv4_addresses()?
+        .into_iter()
+        .filter_map(|a| Some((interface_index(&a.interface)?, a.addr)))
+        .collect())
+}
+
 /// The addresses to serve on, from the `[net]` settings and the host's interfaces.
 ///
 /// Explicit `listen` addresses are used as given (binding fails later if one is not

@@ -2,6 +2,8 @@
 //! machine in the lab already uses the pool's first address without a lease. With
 //! `ping_check` on (the default) bootherd must find it, hold the address out as a
 //! conflict and offer the next one; busybox `udhcpc` with an owned MAC is the client.
+//! The squatter either answers ICMP echo, or ignores it as a firewalled PC does;
+//! then only the ARP probe can find it.
 
 use std::net::Ipv4Addr;
 
@@ -16,7 +18,21 @@ const SQUATTED: Ipv4Addr = OWNED_RANGE.0;
 
 #[test]
 fn an_address_in_use_without_a_lease_is_not_offered() {
-    let test = "dhcp_conflict::an_address_in_use_without_a_lease_is_not_offered";
+    squatter_is_found(
+        "dhcp_conflict::an_address_in_use_without_a_lease_is_not_offered",
+        false,
+    );
+}
+
+#[test]
+fn a_host_that_ignores_icmp_echo_is_found_by_arp() {
+    squatter_is_found(
+        "dhcp_conflict::a_host_that_ignores_icmp_echo_is_found_by_arp",
+        true,
+    );
+}
+
+fn squatter_is_found(test: &str, ignores_icmp: bool) {
     if !need_lab(test, &["busybox"]) {
         return;
     }
@@ -38,6 +54,14 @@ fn an_address_in_use_without_a_lease_is_not_offered() {
     let squat = format!("{SQUATTED}/24");
     let out = lab.exec(&lab.cli(), 10, &["ip", "addr", "add", &squat, "dev", "br0"]);
     assert!(out.success(), "ip addr add: {}", out.describe());
+    if ignores_icmp {
+        let out = lab.exec(
+            &lab.cli(),
+            10,
+            &["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"],
+        );
+        assert!(out.success(), "sysctl: {}", out.describe());
+    }
     let server = start_dhcp_server(&lab.srv(), &config, &[]);
 
     let out = lab.udhcpc_once("udc0", 3, &[]);
