@@ -48,10 +48,10 @@ pub struct DhcpConfig {
     pub offer_hold_secs: u64,
     /// How long a declined or conflicting address stays out of use, in seconds.
     pub decline_hold_secs: u64,
-    /// Check a new address with ICMP echo before offering it; off, a new client is
-    /// offered an address at once.
+    /// Check a new address with ICMP echo (and an ARP probe on the client's link)
+    /// before offering it; off, a new client is offered an address at once.
     pub ping_check: bool,
-    /// How long that check waits for an echo reply, in milliseconds.
+    /// How long that check waits for an answer, in milliseconds.
     pub ping_timeout_ms: u64,
     /// Boot fields in offers and acks.
     pub boot: DhcpBootConfig,
