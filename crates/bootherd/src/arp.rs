@@ -78,6 +78,7 @@ pub fn probe(ifindex: u32, target: Ipv4Addr, wait: Duration) -> io::Result<Optio
     }
     // SAFETY: `fd` is a new descriptor nobody else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: all zeroes is a valid sockaddr_ll (a plain C struct).
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
     addr.sll_protocol = protocol;
