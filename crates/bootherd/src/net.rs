@@ -715,13 +715,19 @@ mod batch_tests {
         }
     }
 
+    /// A socket on 127.0.0.1 with receive timeout `timeout`, and its port.
+    fn loopback_server(timeout: Option<Duration>) -> (PacketSocket, u16) {
+        let server = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        if timeout.is_some() {
+            server.set_receive_timeout(timeout).unwrap();
+        }
+        let port = server.local_addr().unwrap().port();
+        (server, port)
+    }
+
     #[test]
     fn recvmmsg_takes_queued_datagrams_in_one_batch() {
-        let server = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        server
-            .set_receive_timeout(Some(Duration::from_secs(2)))
-            .unwrap();
-        let port = server.local_addr().unwrap().port();
+        let (server, port) = loopback_server(Some(Duration::from_secs(2)));
         let clients: Vec<_> = (0..3)
             .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
             .collect();
@@ -754,11 +760,7 @@ mod batch_tests {
 
     #[test]
     fn recvmmsg_takes_at_most_its_capacity_and_times_out_empty() {
-        let server = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        server
-            .set_receive_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let port = server.local_addr().unwrap().port();
+        let (server, port) = loopback_server(Some(Duration::from_millis(50)));
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         for i in 0..5u8 {
             client.send_to(&[i], ("127.0.0.1", port)).unwrap();
@@ -778,8 +780,7 @@ mod batch_tests {
 
     #[test]
     fn sendmmsg_sends_every_datagram_from_its_source() {
-        let server = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = server.local_addr().unwrap().port();
+        let (server, port) = loopback_server(None);
         let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let lo = interface_index("lo").unwrap();
