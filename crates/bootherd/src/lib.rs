@@ -16,6 +16,7 @@ pub mod probe;
 pub mod render;
 pub mod report;
 pub mod serve;
+pub mod shutdown;
 pub mod tftp;
 pub mod tree;
 pub mod vfs;
