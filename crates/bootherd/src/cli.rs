@@ -291,5 +291,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let watch = args.config.clone();
     let source: crate::serve::ConfigSource = Box::new(move || effective_config(&args));
-    runtime.block_on(crate::serve::run(config, addrs, source, watch))
+    let result = runtime.block_on(crate::serve::run(config, addrs, source, watch));
+    // Blocking work sees the shutdown's abort within a fraction of this.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }

@@ -23,6 +23,8 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// The DHCP server for machines bootherd owns (U-Boot boards).
     pub dhcp: DhcpConfig,
+    /// How the process runs: shutdown grace.
+    pub service: ServiceConfig,
     /// Directory of templates replacing the built-in ones (`cmdline.txt.j2`, ...).
     pub templates: Option<PathBuf>,
     /// What to boot, by name.
@@ -134,6 +136,23 @@ pub struct ReservationConfig {
     pub hostname: Option<String>,
 }
 
+/// How the process runs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// How long work in flight may go on after SIGTERM/SIGINT before it is
+    /// cancelled, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            shutdown_grace_ms: 5000,
+        }
+    }
+}
+
 /// Where to listen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +191,15 @@ pub struct TftpConfig {
     pub timeout_ms: u64,
     /// Consecutive retransmissions before a transfer is dropped.
     pub retries: u32,
+    /// Transfers in flight at once from one client address; past it the client
+    /// gets a TFTP error, so one host cannot take every slot.
+    pub max_transfers_per_client: usize,
+    /// Largest `timeout` option (RFC 2349) accepted, in seconds; a larger one is
+    /// declined (left out of the OACK) and `timeout_ms` applies.
+    pub max_client_timeout_secs: u8,
+    /// How long a transfer may make no progress (no ACK moving it forward) before
+    /// it ends with a TFTP error, whatever timeout was negotiated, in milliseconds.
+    pub stall_timeout_ms: u64,
 }
 
 impl Default for TftpConfig {
@@ -186,6 +214,9 @@ impl Default for TftpConfig {
             max_windowsize: 64,
             timeout_ms: 1000,
             retries: 5,
+            max_transfers_per_client: 16,
+            max_client_timeout_secs: 10,
+            stall_timeout_ms: 30_000,
         }
     }
 }
@@ -385,6 +416,33 @@ impl Config {
             return Err(invalid(
                 "tftp.retries",
                 format!("{} is outside 1..=100", t.retries),
+            ));
+        }
+        if t.max_transfers_per_client == 0 {
+            return Err(invalid(
+                "tftp.max_transfers_per_client",
+                "must be at least 1".into(),
+            ));
+        }
+        if t.max_client_timeout_secs == 0 {
+            return Err(invalid(
+                "tftp.max_client_timeout_secs",
+                "must be at least 1 (RFC 2349 timeouts are 1..=255 s)".into(),
+            ));
+        }
+        if !(1_000..=3_600_000).contains(&t.stall_timeout_ms) {
+            return Err(invalid(
+                "tftp.stall_timeout_ms",
+                format!("{} is outside 1000..=3600000", t.stall_timeout_ms),
+            ));
+        }
+        if self.service.shutdown_grace_ms > 600_000 {
+            return Err(invalid(
+                "service.shutdown_grace_ms",
+                format!(
+                    "{} is more than 600000 (10 minutes)",
+                    self.service.shutdown_grace_ms
+                ),
             ));
         }
         if self.proxy.rpi_reply_delay_ms > 10_000 {

@@ -381,10 +381,22 @@ pub fn start(
 }
 
 impl Service {
-    /// Returns when a receive thread has ended, which only a panic makes it do.
-    pub async fn wait(mut self) {
+    /// Returns when a receive thread has ended, which only a panic (or
+    /// [`Service::stop`]) makes it do.
+    pub async fn wait(&mut self) {
         if let Some(name) = self.ended.recv().await {
             error!(thread = name, "dhcp: receive thread ended");
+        }
+    }
+
+    /// Stops the receive threads and returns once they have ended (at most
+    /// [`STOP_CHECK`] plus the request each may be handling), so no request is
+    /// handled after it.
+    pub async fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let ended = async { while self.ended.recv().await.is_some() {} };
+        if tokio::time::timeout(STOP_CHECK * 5, ended).await.is_err() {
+            warn!("dhcp: a receive thread did not stop in time");
         }
     }
 }

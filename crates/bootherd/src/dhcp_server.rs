@@ -5,7 +5,6 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +23,7 @@ use crate::config::DhcpConfig;
 use crate::inventory::{Inventory, Kind};
 use crate::leases::{GroupCommitter, LeaseStore, SqliteStore};
 use crate::net::{self, PacketSocket, Received};
+use crate::throttle::Throttle;
 
 /// Most addresses one DISCOVER may probe before giving up (a proxy-ARP router that
 /// answers for every address must not burn the whole pool).
@@ -184,6 +184,14 @@ impl DhcpServer {
         // Before answering anyone: a new client's first offer then needs no wait.
         server.precheck().await;
         Ok(server)
+    }
+
+    /// Resolves once every lease change queued so far is committed (or failed):
+    /// after the receive threads stopped, nothing is left waiting for the disk.
+    pub async fn committed(&self) {
+        while self.committer.queued() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Answers with `config` from now on (configuration reload). Leases stay.
@@ -552,33 +560,6 @@ impl Said {
     }
 }
 
-/// Lets a repeated warning through at most every ten seconds, counting the rest.
-#[derive(Debug, Default)]
-struct Throttle {
-    /// When (Unix seconds) the last one was let through; 0 = never.
-    last: AtomicU64,
-    /// Occurrences since then, this one included.
-    count: AtomicU64,
-}
-
-impl Throttle {
-    /// Counts one occurrence at `now`; if a warning is due, returns how many
-    /// occurrences it speaks for.
-    fn due(&self, now: u64) -> Option<u64> {
-        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let last = self.last.load(Ordering::Relaxed);
-        let due = (last == 0 || now >= last + 10)
-            && self
-                .last
-                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        due.then(|| {
-            self.count.fetch_sub(count, Ordering::Relaxed);
-            count
-        })
-    }
-}
-
 /// A message type in lower case, for the log (formatted only if logged).
 struct TypeName(Option<MessageType>);
 
@@ -739,17 +720,6 @@ mod tests {
         assert_eq!(json[0]["ip"], "10.99.0.200");
         assert_eq!(json[0]["state"], "bound");
         assert_eq!(json[0]["live"], true);
-    }
-
-    #[test]
-    fn throttle_lets_one_warning_through_every_ten_seconds() {
-        let throttle = Throttle::default();
-        assert_eq!(throttle.due(1000), Some(1));
-        assert_eq!(throttle.due(1001), None);
-        assert_eq!(throttle.due(1009), None);
-        assert_eq!(throttle.due(1010), Some(3));
-        assert_eq!(throttle.due(1010), None);
-        assert_eq!(throttle.due(2000), Some(2));
     }
 
     #[test]

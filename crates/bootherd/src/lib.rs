@@ -18,5 +18,6 @@ pub mod report;
 pub mod serve;
 pub mod shutdown;
 pub mod tftp;
+pub(crate) mod throttle;
 pub mod tree;
 pub mod vfs;

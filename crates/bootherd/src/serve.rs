@@ -17,6 +17,7 @@ use crate::dhcp::Proxy;
 use crate::dhcp_server::DhcpServer;
 use crate::inventory::Inventory;
 use crate::render::Renderer;
+use crate::shutdown::Shutdown;
 use crate::tree::{BootTree, LiveTree};
 use crate::vfs::FileSource;
 
@@ -60,7 +61,11 @@ pub async fn run(
     source: ConfigSource,
     watch: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    // First, so that a signal during start-up is an orderly stop too.
+    let mut signals = Signals::new()?;
     let mut services = tokio::task::JoinSet::new();
+    let shutdown = Shutdown::new();
+    let grace = Duration::from_millis(config.service.shutdown_grace_ms);
     let (inventory, renderer) = load_inventory(&config)?;
     if !inventory.is_empty() {
         info!(
@@ -108,7 +113,12 @@ pub async fn run(
             list_addrs(sockets.iter().map(|s| s.local_addr()))
         );
         let source: Arc<dyn FileSource> = Arc::new(tree.clone());
-        services.spawn(crate::tftp::run(sockets, source, (&config.tftp).into()));
+        services.spawn(crate::tftp::run(
+            sockets,
+            source,
+            (&config.tftp).into(),
+            shutdown.clone(),
+        ));
     }
     if let (Some(listeners), Some(tree)) = (listeners, &http_tree) {
         info!(
@@ -121,6 +131,7 @@ pub async fn run(
     }
     let mut proxy = None;
     let mut server = None;
+    let mut dhcp_service = None;
     if config.proxy.enabled || config.dhcp.enabled {
         if config.proxy.enabled {
             proxy = Some(Arc::new(Proxy::new(
@@ -157,27 +168,96 @@ pub async fn run(
             proxy: proxy.clone(),
             server: server.clone(),
         };
-        let dhcp = crate::dhcp::start(dhcp, pxe, responders)
-            .context("starting the DHCP receive threads")?;
-        services.spawn(dhcp.wait());
+        dhcp_service = Some(
+            crate::dhcp::start(dhcp, pxe, responders)
+                .context("starting the DHCP receive threads")?,
+        );
     }
-    if services.is_empty() {
+    if services.is_empty() && dhcp_service.is_none() {
         anyhow::bail!("nothing to serve: every service is disabled");
     }
     let reloadable = Reloadable {
         tftp: tftp_tree,
         http: http_tree,
         proxy,
-        server,
+        server: server.clone(),
         http_port,
         running: config,
     };
+    let dhcp_ended = async {
+        match dhcp_service.as_mut() {
+            Some(service) => service.wait().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        () = shutdown_signal() => info!("shutting down"),
+        () = signals.next() => {}
         () = reload_loop(reloadable, source, watch) => {}
+        () = dhcp_ended => anyhow::bail!("the DHCP service stopped unexpectedly"),
         _ = services.join_next() => anyhow::bail!("a service stopped unexpectedly"),
     }
+    stop(shutdown, grace, services, dhcp_service, server, signals).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The orderly stop after the first SIGTERM or SIGINT: take no new requests, give
+/// work in flight `grace` to finish, cancel what is left, and let the lease
+/// committer write what it was given. A second signal exits at once.
+async fn stop(
+    shutdown: Shutdown,
+    grace: Duration,
+    mut services: tokio::task::JoinSet<()>,
+    dhcp: Option<crate::dhcp::Service>,
+    server: Option<Arc<DhcpServer>>,
+    mut signals: Signals,
+) {
+    info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: no new requests; work in flight may finish within the grace"
+    );
+    shutdown.begin();
+    if let Some(dhcp) = dhcp {
+        dhcp.stop().await;
+    }
+    services.abort_all();
+    let finished = async {
+        shutdown.drained().await;
+        if let Some(server) = &server {
+            server.committed().await;
+        }
+    };
+    tokio::select! {
+        () = finished => info!("work in flight finished"),
+        () = tokio::time::sleep(grace) => {
+            warn!(
+                in_flight = shutdown.in_flight(),
+                "shutdown grace over: cancelling the work still in flight"
+            );
+        }
+        () = signals.next() => {
+            warn!("second signal: exiting at once");
+            std::process::exit(1);
+        }
+    }
+    shutdown.abort();
+    // Transfers see the abort within ABORT_CHECK; a commit already under way
+    // finishes (SQLite commits whole or not at all either way).
+    let cancelled = async {
+        shutdown.drained().await;
+        if let Some(server) = &server {
+            server.committed().await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(1), cancelled)
+        .await
+        .is_err()
+    {
+        warn!(
+            in_flight = shutdown.in_flight(),
+            "work still in flight a second after cancelling; exiting anyway"
+        );
+    }
+    info!("stopped");
 }
 
 /// Reloads on SIGHUP and on a change of the watched file, forever.
@@ -308,13 +388,24 @@ fn list_addrs(addrs: impl Iterator<Item = std::io::Result<std::net::SocketAddr>>
         .join(", ")
 }
 
-async fn shutdown_signal() {
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGTERM and SIGINT, registered once so a second one is seen too.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("watching SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("watching SIGINT")?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! The TFTP service: one listening socket per address; each read request becomes a task
-//! with its own socket (a new TID, RFC 1350) driving a `bootherd_proto` transfer.
+//! The TFTP service: one listening socket per address; each read request gets a
+//! transfer slot (a cap in all and per client address) and its own socket (a new TID,
+//! RFC 1350), and a blocking thread drives a `bootherd_proto` transfer over it.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bootherd_proto::tftp::transfer::{Outcome, Transfer, TransferConfig, Transmit};
@@ -13,6 +15,8 @@ use tracing::{debug, info, warn};
 
 use crate::config::TftpConfig;
 use crate::net;
+use crate::shutdown::{Shutdown, ABORT_CHECK};
+use crate::throttle::Throttle;
 use crate::vfs::{clean_path, ClientInfo, FileSource, OpenFile, VfsError};
 
 /// IPv4 + UDP + TFTP DATA header: what a block must leave room for inside the MTU.
@@ -25,6 +29,8 @@ const NETASCII_LIMIT: u64 = 64 << 20;
 pub struct TftpSettings {
     /// Transfers in flight at once.
     pub max_transfers: usize,
+    /// Transfers in flight at once from one client address.
+    pub max_per_client: usize,
     /// Protocol limits handed to each transfer (blksize is clamped further per path
     /// MTU unless `clamp_to_mtu` is off).
     pub transfer: TransferConfig,
@@ -41,7 +47,10 @@ impl From<&TftpConfig> for TftpSettings {
                 max_windowsize: c.max_windowsize,
                 default_timeout: Duration::from_millis(c.timeout_ms),
                 max_retries: c.retries,
+                max_client_timeout: c.max_client_timeout_secs,
+                stall_limit: Duration::from_millis(c.stall_timeout_ms),
             },
+            max_per_client: c.max_transfers_per_client,
             clamp_to_mtu: !c.allow_fragmentation,
         }
     }
@@ -70,9 +79,15 @@ pub(crate) fn bind_error(what: &str, addr: SocketAddrV4, err: std::io::Error) ->
     anyhow::anyhow!("cannot listen for {what} on {addr}: {err}{hint}")
 }
 
-/// Serves read requests on `sockets` until the task is dropped.
-pub async fn run(sockets: Vec<UdpSocket>, source: Arc<dyn FileSource>, settings: TftpSettings) {
-    let permits = Arc::new(Semaphore::new(settings.max_transfers));
+/// Serves read requests on `sockets` until `shutdown` begins; transfers in flight
+/// are tracked by `shutdown` and end when it aborts.
+pub async fn run(
+    sockets: Vec<UdpSocket>,
+    source: Arc<dyn FileSource>,
+    settings: TftpSettings,
+    shutdown: Shutdown,
+) {
+    let slots = Arc::new(Slots::new(settings.max_transfers, settings.max_per_client));
     let settings = Arc::new(settings);
     let mut listeners = tokio::task::JoinSet::new();
     for socket in sockets {
@@ -80,17 +95,104 @@ pub async fn run(sockets: Vec<UdpSocket>, source: Arc<dyn FileSource>, settings:
             socket,
             source.clone(),
             settings.clone(),
-            permits.clone(),
+            slots.clone(),
+            shutdown.clone(),
         ));
     }
-    while listeners.join_next().await.is_some() {}
+    tokio::select! {
+        () = shutdown.stopping() => {}
+        _ = async { while listeners.join_next().await.is_some() {} } => {}
+    }
+}
+
+/// Who holds the transfer slots: a cap on all transfers and one per client address,
+/// so one host cannot take every slot.
+struct Slots {
+    total: Arc<Semaphore>,
+    max_per_client: usize,
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+    /// Refusals, logged at most once every ten seconds per limit.
+    busy_log: Throttle,
+    client_log: Throttle,
+}
+
+/// One transfer's slot, given back when dropped.
+struct Slot {
+    slots: Arc<Slots>,
+    client: IpAddr,
+    _total: OwnedSemaphorePermit,
+}
+
+impl Slots {
+    fn new(max_transfers: usize, max_per_client: usize) -> Slots {
+        Slots {
+            total: Arc::new(Semaphore::new(max_transfers)),
+            max_per_client,
+            per_client: Mutex::new(HashMap::new()),
+            busy_log: Throttle::default(),
+            client_log: Throttle::default(),
+        }
+    }
+
+    /// A slot for a transfer to `client`, or the error message to send it.
+    fn take(self: &Arc<Self>, client: IpAddr, max_transfers: usize) -> Result<Slot, String> {
+        let mut per_client = self.lock();
+        let held = per_client.get(&client).copied().unwrap_or(0);
+        if held >= self.max_per_client {
+            let msg = format!(
+                "too many transfers from {client}: {held} in progress, the limit is {}",
+                self.max_per_client
+            );
+            if let Some(count) = self.client_log.due(unix_now()) {
+                warn!(%client, refused = count, "tftp: refused a request: {msg}");
+            }
+            return Err(msg);
+        }
+        let Ok(permit) = self.total.clone().try_acquire_owned() else {
+            let msg =
+                format!("server busy: {max_transfers} transfers in progress, try again later");
+            if let Some(count) = self.busy_log.due(unix_now()) {
+                warn!(%client, refused = count, "tftp: refused a request: {msg}");
+            }
+            return Err(msg);
+        };
+        per_client.insert(client, held + 1);
+        Ok(Slot {
+            slots: self.clone(),
+            client,
+            _total: permit,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.per_client.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut per_client = self.slots.lock();
+        if let Some(held) = per_client.get_mut(&self.client) {
+            *held -= 1;
+            if *held == 0 {
+                per_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn listen(
     socket: UdpSocket,
     source: Arc<dyn FileSource>,
     settings: Arc<TftpSettings>,
-    permits: Arc<Semaphore>,
+    slots: Arc<Slots>,
+    shutdown: Shutdown,
 ) {
     let local = match socket.local_addr() {
         Ok(SocketAddr::V4(a)) => a,
@@ -98,7 +200,11 @@ async fn listen(
     };
     let mut buf = vec![0u8; 4096];
     loop {
-        let (n, peer) = match socket.recv_from(&mut buf).await {
+        let received = tokio::select! {
+            () = shutdown.stopping() => return,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (n, peer) = match received {
             Ok(r) => r,
             Err(err) => {
                 // ICMP errors from earlier sends surface here; they are not fatal.
@@ -108,24 +214,23 @@ async fn listen(
         };
         match Packet::parse(&buf[..n]) {
             Ok(Packet::Rrq(request)) => {
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    let msg = format!(
-                        "server busy: {} transfers in progress, try again later",
-                        settings.max_transfers
-                    );
-                    warn!(%peer, "tftp: refused a request: {msg}");
-                    let _ = socket
-                        .send_to(&wire::error_packet(ErrorCode::NotDefined, &msg), peer)
-                        .await;
-                    continue;
+                let slot = match slots.take(peer.ip(), settings.max_transfers) {
+                    Ok(slot) => slot,
+                    Err(msg) => {
+                        let _ = socket
+                            .send_to(&wire::error_packet(ErrorCode::NotDefined, &msg), peer)
+                            .await;
+                        continue;
+                    }
                 };
-                tokio::spawn(serve_read(
+                shutdown.spawn(serve_read(
                     local,
                     peer,
                     request,
                     source.clone(),
                     settings.clone(),
-                    permit,
+                    slot,
+                    shutdown.clone(),
                 ));
             }
             Ok(Packet::Wrq(request)) => {
@@ -160,7 +265,8 @@ async fn serve_read(
     request: Request,
     source: Arc<dyn FileSource>,
     settings: Arc<TftpSettings>,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
+    shutdown: Shutdown,
 ) {
     let name = String::from_utf8_lossy(&request.filename).into_owned();
     let socket = match transfer_socket(*local.ip(), peer) {
@@ -195,7 +301,7 @@ async fn serve_read(
     // The transfer runs on a blocking thread: a lock-step transfer is one round trip
     // per block, and a blocking receive wakes sooner than a task woken by epoll.
     let driven = tokio::task::spawn_blocking(move || {
-        let result = drive(&socket, &mut transfer, &file, negotiated.blksize);
+        let result = drive(&socket, &mut transfer, &file, negotiated.blksize, &shutdown);
         (transfer, result)
     })
     .await;
@@ -235,6 +341,9 @@ async fn serve_read(
         }
         Some(Outcome::TimedOut { acked_blocks }) => {
             debug!(%peer, file = %name, acked_blocks, "tftp: client went silent, transfer dropped")
+        }
+        Some(Outcome::Stalled { acked_blocks }) => {
+            info!(%peer, file = %name, acked_blocks, "tftp: no progress for {} ms, transfer ended with an error", settings.transfer.stall_limit.as_millis())
         }
         None => {}
     }
@@ -281,12 +390,14 @@ fn transfer_socket(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<std::ne
 }
 
 /// Runs the transfer to its end on this (blocking) thread: sends what it asks,
-/// feeds it replies and timeouts.
+/// feeds it replies and timeouts. When `shutdown` aborts, tells the client and
+/// returns an `Interrupted` error.
 fn drive(
     socket: &std::net::UdpSocket,
     transfer: &mut Transfer,
     file: &OpenFile,
     blksize: u16,
+    shutdown: &Shutdown,
 ) -> std::io::Result<()> {
     use std::io::ErrorKind;
     let mut out = vec![0u8; 4 + usize::from(blksize)];
@@ -314,6 +425,11 @@ fn drive(
         let Some(deadline) = transfer.poll_timeout() else {
             return Ok(());
         };
+        if shutdown.is_aborting() {
+            let msg = "server shutting down";
+            let _ = socket.send(&wire::error_packet(ErrorCode::NotDefined, msg));
+            return Err(std::io::Error::new(ErrorKind::Interrupted, msg));
+        }
         let now = Instant::now();
         let Some(left) = deadline
             .checked_duration_since(now)
@@ -322,8 +438,9 @@ fn drive(
             transfer.handle_timeout(now);
             continue;
         };
+        // Rounded up to 10 ms, and never longer than the shutdown check.
         let wait = Duration::from_millis(left.as_millis().div_ceil(10) as u64 * 10)
-            .max(Duration::from_millis(10));
+            .clamp(Duration::from_millis(10), ABORT_CHECK);
         if armed != Some(wait) {
             socket.set_read_timeout(Some(wait))?;
             armed = Some(wait);

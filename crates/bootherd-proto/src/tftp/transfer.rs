@@ -39,7 +39,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::wire::tftp::{oack_packet, ErrorCode, Packet};
+use crate::wire::tftp::{error_packet, oack_packet, ErrorCode, Packet};
 
 /// Block size without a `blksize` option (RFC 1350 section 2).
 pub const DEFAULT_BLKSIZE: u16 = 512;
@@ -50,6 +50,10 @@ pub const MAX_BLKSIZE: u16 = 65464;
 /// The retransmission interval backs off up to this, or up to the base
 /// interval if that is longer.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Largest client `timeout` accepted unless configured otherwise, in seconds.
+pub const DEFAULT_MAX_CLIENT_TIMEOUT: u8 = 10;
+/// How long a transfer may make no progress unless configured otherwise.
+pub const DEFAULT_STALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Limits the server puts on a transfer.
 #[derive(Debug, Clone)]
@@ -65,6 +69,14 @@ pub struct TransferConfig {
     /// Consecutive timeouts before giving up: the transfer retransmits on
     /// the first `max_retries - 1` of them and ends on the last.
     pub max_retries: u32,
+    /// Largest `timeout` option accepted, in seconds (RFC 2349 allows
+    /// 1..=255). A larger one is declined: the OACK leaves it out and the
+    /// retransmission base stays `default_timeout`.
+    pub max_client_timeout: u8,
+    /// How long a transfer may go without progress (an ACK that moves it
+    /// forward), whatever `timeout` was negotiated. Past it the transfer
+    /// sends an ERROR and ends as [`Outcome::Stalled`].
+    pub stall_limit: Duration,
 }
 
 impl Default for TransferConfig {
@@ -74,6 +86,8 @@ impl Default for TransferConfig {
             max_windowsize: 64,
             default_timeout: Duration::from_secs(1),
             max_retries: 5,
+            max_client_timeout: DEFAULT_MAX_CLIENT_TIMEOUT,
+            stall_limit: DEFAULT_STALL_LIMIT,
         }
     }
 }
@@ -102,8 +116,8 @@ pub enum Transmit {
     /// A DATA packet: [`data_header(block)`](crate::wire::tftp::data_header)
     /// followed by the file bytes `[offset, offset + len)`.
     Data { block: u16, offset: u64, len: usize },
-    /// A complete ERROR datagram; the transfer is over after it. Not
-    /// produced by this version of the state machine.
+    /// A complete ERROR datagram; the transfer is over after it. Sent when
+    /// a transfer stalls ([`Outcome::Stalled`]).
     Error(Vec<u8>),
 }
 
@@ -127,6 +141,10 @@ pub enum Outcome {
     /// The client went silent for `max_retries` consecutive timeouts. Normal
     /// for a Raspberry Pi probing a file: drop the transfer quietly.
     TimedOut { acked_blocks: u64 },
+    /// No progress for [`TransferConfig::stall_limit`]: the client kept the
+    /// transfer alive without moving it forward (or asked for a long
+    /// `timeout` and went silent). An ERROR told it so.
+    Stalled { acked_blocks: u64 },
 }
 
 /// Where the transfer stands.
@@ -170,6 +188,11 @@ pub struct Transfer {
     highest_sent: u64,
     /// Timeouts in a row without progress.
     retries: u32,
+    /// When the transfer last moved forward (or started).
+    last_progress: Instant,
+    stall_limit: Duration,
+    /// The ERROR to hand out once, after the transfer stalled.
+    farewell: Option<Vec<u8>>,
     /// When the current window or OACK was (re)sent.
     last_send: Instant,
     retransmits: u64,
@@ -221,6 +244,9 @@ impl Transfer {
             window_end: 0,
             highest_sent: 0,
             retries: 0,
+            last_progress: now,
+            stall_limit: config.stall_limit,
+            farewell: None,
             last_send: now,
             retransmits: 0,
         };
@@ -273,11 +299,22 @@ impl Transfer {
     /// unacknowledged block, and doubles the interval (up to
     /// [`MAX_BACKOFF`] or the base interval if longer). The `max_retries`th
     /// timeout in a row ends the transfer as [`Outcome::TimedOut`] without
-    /// sending anything. A call before the deadline is ignored.
+    /// sending anything. Reaching the stall limit ends it as
+    /// [`Outcome::Stalled`] with an ERROR to send. A call before the
+    /// deadline is ignored.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.poll_timeout() {
             Some(deadline) if now >= deadline => {}
             _ => return,
+        }
+        if now >= self.stall_deadline() {
+            let secs = self.stall_limit.as_secs_f64();
+            let message = format!("transfer abandoned: no acknowledgement for {secs:.0} s");
+            self.farewell = Some(error_packet(ErrorCode::NotDefined, &message));
+            self.state = State::Finished(Outcome::Stalled {
+                acked_blocks: self.acked,
+            });
+            return;
         }
         self.retries += 1;
         if self.retries >= self.max_retries {
@@ -299,7 +336,7 @@ impl Transfer {
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         match &mut self.state {
-            State::Finished(_) => None,
+            State::Finished(_) => self.farewell.take().map(Transmit::Error),
             State::AwaitingOptionAck { oack, due, sent } => {
                 if !*due {
                     return None;
@@ -328,13 +365,25 @@ impl Transfer {
     }
 
     /// When [`Transfer::handle_timeout`] should be called: the last send
-    /// plus the current retransmission interval. `None` once finished.
+    /// plus the current retransmission interval, or the stall limit if that
+    /// comes first. `None` once finished.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Finished(_) => None,
-            _ => self.last_send.checked_add(self.interval()),
+            _ => Some(
+                self.last_send
+                    .checked_add(self.interval())
+                    .map_or(self.stall_deadline(), |t| t.min(self.stall_deadline())),
+            ),
         }
+    }
+
+    /// When the transfer stalls if nothing moves it forward before.
+    fn stall_deadline(&self) -> Instant {
+        self.last_progress
+            .checked_add(self.stall_limit)
+            .unwrap_or(self.last_progress)
     }
 
     /// How the transfer ended; `None` while it runs.
@@ -403,6 +452,7 @@ impl Transfer {
             .min(self.block_count);
         self.retries = 0;
         self.last_send = now;
+        self.last_progress = now;
     }
 
     /// The DATA transmit of block `index` (counted from 1).
@@ -451,10 +501,11 @@ fn negotiate(
                     negotiated.blksize = size;
                     size.to_string()
                 }),
-            // RFC 2349: 1..=255 seconds, echoed unchanged.
+            // RFC 2349: 1..=255 seconds, echoed unchanged; past our limit
+            // declined (left out of the OACK), which the RFC allows.
             "timeout" => parse_decimal(value)
                 .and_then(|asked| u8::try_from(asked).ok())
-                .filter(|&secs| secs >= 1)
+                .filter(|&secs| secs >= 1 && secs <= config.max_client_timeout)
                 .map(|secs| {
                     negotiated.timeout = Some(secs);
                     secs.to_string()
@@ -701,8 +752,12 @@ mod tests {
         // The negotiated timeout is the retransmission base.
         assert_eq!(transfer.poll_timeout(), Some(t0 + secs(5)));
 
-        let mut transfer =
-            Transfer::new(&options(&[("timeout", "255")]), 10, &config(1468, 64), t0);
+        // Up to the configured limit, which may be RFC 2349's 255.
+        let patient = TransferConfig {
+            max_client_timeout: 255,
+            ..config(1468, 64)
+        };
+        let mut transfer = Transfer::new(&options(&[("timeout", "255")]), 10, &patient, t0);
         assert_eq!(
             oack_options(&drain(&mut transfer)),
             options(&[("timeout", "255")])
@@ -1038,6 +1093,8 @@ mod tests {
         let asked = options(&[("timeout", "30")]);
         let config = TransferConfig {
             max_retries: 10,
+            max_client_timeout: 30,
+            stall_limit: secs(300),
             ..TransferConfig::default()
         };
         let mut transfer = Transfer::new(&asked, 100, &config, t0);
@@ -1046,6 +1103,101 @@ mod tests {
         transfer.handle_timeout(t0 + secs(30));
         assert_eq!(drain(&mut transfer).len(), 1);
         assert_eq!(transfer.poll_timeout(), Some(t0 + secs(60)));
+    }
+
+    #[test]
+    fn a_timeout_past_the_limit_is_declined() {
+        let t0 = Instant::now();
+        let limited = TransferConfig {
+            max_client_timeout: 10,
+            ..config(1468, 64)
+        };
+        let asked = options(&[("timeout", "255"), ("tsize", "0")]);
+        let mut transfer = Transfer::new(&asked, 10, &limited, t0);
+        // Declined: left out of the OACK, and the base stays the default.
+        assert_eq!(
+            oack_options(&drain(&mut transfer)),
+            options(&[("tsize", "10")])
+        );
+        assert_eq!(transfer.negotiated().timeout, None);
+        assert_eq!(transfer.poll_timeout(), Some(t0 + secs(1)));
+        // At the limit it is accepted.
+        let mut transfer = Transfer::new(&options(&[("timeout", "10")]), 10, &limited, t0);
+        assert_eq!(
+            oack_options(&drain(&mut transfer)),
+            options(&[("timeout", "10")])
+        );
+    }
+
+    #[test]
+    fn a_transfer_without_progress_stalls_with_an_error() {
+        let t0 = Instant::now();
+        let config = TransferConfig {
+            max_retries: 100,
+            max_client_timeout: 10,
+            stall_limit: secs(25),
+            ..TransferConfig::default()
+        };
+        let mut transfer = Transfer::new(&options(&[("timeout", "10")]), 5000, &config, t0);
+        drain(&mut transfer);
+        // ACK 0, then block 1 is acknowledged at 3 s: progress.
+        transfer.handle_datagram(t0 + secs(1), &ack(0));
+        drain(&mut transfer);
+        transfer.handle_datagram(t0 + secs(3), &ack(1));
+        assert_eq!(blocks(&drain(&mut transfer)), [2]);
+        // Duplicate ACKs keep arriving but move nothing: no progress.
+        let mut now = t0 + secs(3);
+        while transfer.outcome().is_none() {
+            let deadline = transfer.poll_timeout().expect("running");
+            assert!(deadline <= t0 + secs(28), "ran past the stall limit");
+            transfer.handle_datagram(now, &ack(1));
+            now = deadline;
+            transfer.handle_timeout(now);
+            for transmit in drain(&mut transfer) {
+                if let Transmit::Error(bytes) = transmit {
+                    match Packet::parse(&bytes) {
+                        Ok(Packet::Error { code, message }) => {
+                            assert_eq!(code, ErrorCode::NotDefined);
+                            assert!(message.contains("no acknowledgement for 25 s"), "{message}");
+                        }
+                        other => panic!("not an ERROR: {other:?}"),
+                    }
+                    assert_eq!(now, t0 + secs(28));
+                }
+            }
+        }
+        assert_eq!(
+            transfer.outcome(),
+            Some(&Outcome::Stalled { acked_blocks: 1 })
+        );
+        assert_eq!(transfer.poll_timeout(), None);
+        assert_eq!(transfer.poll_transmit(), None, "the ERROR goes out once");
+    }
+
+    #[test]
+    fn an_unacknowledged_oack_stalls_too() {
+        let t0 = Instant::now();
+        let config = TransferConfig {
+            max_retries: 1000,
+            stall_limit: secs(30),
+            ..TransferConfig::default()
+        };
+        let mut transfer = Transfer::new(&options(&[("tsize", "0")]), 5000, &config, t0);
+        let mut sent_error = false;
+        for _ in 0..100 {
+            let Some(deadline) = transfer.poll_timeout() else {
+                break;
+            };
+            transfer.handle_timeout(deadline);
+            sent_error |= drain(&mut transfer)
+                .iter()
+                .any(|t| matches!(t, Transmit::Error(_)));
+        }
+        assert!(sent_error);
+        assert_eq!(
+            transfer.outcome(),
+            Some(&Outcome::Stalled { acked_blocks: 0 })
+        );
     }
 
     #[test]
