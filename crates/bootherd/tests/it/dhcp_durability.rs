@@ -28,9 +28,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config, LeaseRow};
 use crate::support::{need_root, temp_dir, Lab, Server};
 
-const VENDOR_CLASS: &str = "bh-load-client";
-const POOL_FIRST: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 1);
-const POOL_LAST: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 200);
+pub(crate) const VENDOR_CLASS: &str = "bh-load-client";
+pub(crate) const POOL_FIRST: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 1);
+pub(crate) const POOL_LAST: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 200);
 const POOL_SIZE: usize = 200;
 /// Clients in the first burst, and how many ACKs before the SIGKILL.
 const FIRST_CLIENTS: usize = 150;
@@ -39,9 +39,9 @@ const KILL_AFTER_ACKS: usize = 60;
 const LATE_CLIENTS: usize = 60;
 const IN_FLIGHT: usize = 50;
 /// Retransmission interval of the burst client.
-const RETRY: Duration = Duration::from_millis(500);
+pub(crate) const RETRY: Duration = Duration::from_millis(500);
 
-fn mac_of(i: usize) -> [u8; 6] {
+pub(crate) fn mac_of(i: usize) -> [u8; 6] {
     [0x02, 0xb0, 0x0d, 0x00, (i >> 8) as u8, i as u8]
 }
 
@@ -53,7 +53,7 @@ fn mac_text(mac: &[u8; 6]) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Offer,
     Ack,
     Nak,
@@ -61,16 +61,16 @@ enum Kind {
 
 /// One reply the burst client received.
 #[derive(Debug, Clone)]
-struct Event {
-    kind: Kind,
-    mac: [u8; 6],
-    ip: Ipv4Addr,
-    at: Instant,
+pub(crate) struct Event {
+    pub(crate) kind: Kind,
+    pub(crate) mac: [u8; 6],
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) at: Instant,
 }
 
 /// What a client is to do.
 #[derive(Debug, Clone, Copy)]
-enum Job {
+pub(crate) enum Job {
     /// DISCOVER, then REQUEST what was offered.
     Dora,
     /// INIT-REBOOT: REQUEST this address, no server identifier.
@@ -79,7 +79,7 @@ enum Job {
 
 /// How a client ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Acked(Ipv4Addr),
     Naked,
     /// Nothing conclusive before its deadline.
@@ -106,7 +106,7 @@ struct Active {
 }
 
 /// Many DHCP clients on one socket, in the client namespace.
-struct Burst {
+pub(crate) struct Burst {
     socket: UdpSocket,
     events: Arc<Mutex<Vec<Event>>>,
     acks: Arc<AtomicUsize>,
@@ -114,7 +114,7 @@ struct Burst {
 }
 
 impl Burst {
-    fn open(events: Arc<Mutex<Vec<Event>>>, acks: Arc<AtomicUsize>) -> Burst {
+    pub(crate) fn open(events: Arc<Mutex<Vec<Event>>>, acks: Arc<AtomicUsize>) -> Burst {
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).expect("socket");
         socket.set_reuse_address(true).unwrap();
         socket.set_broadcast(true).unwrap();
@@ -172,7 +172,7 @@ impl Burst {
 
     /// Runs `jobs` (`(mac, job)`), `in_flight` at a time, each with `patience`
     /// to finish; returns each one's outcome in order.
-    fn run(
+    pub(crate) fn run(
         &mut self,
         jobs: &[([u8; 6], Job)],
         in_flight: usize,
@@ -349,7 +349,7 @@ fn crash(server: Server) -> String {
 
 /// Every ACK in `events` is a bound record of that MAC in `leases`; returns the
 /// problems.
-fn missing_acks(events: &[Event], leases: &[LeaseRow]) -> Vec<String> {
+pub(crate) fn missing_acks(events: &[Event], leases: &[LeaseRow]) -> Vec<String> {
     let by_ip: HashMap<Ipv4Addr, &LeaseRow> = leases.iter().map(|l| (l.ip, l)).collect();
     let acked: BTreeSet<([u8; 6], Ipv4Addr)> = events
         .iter()
