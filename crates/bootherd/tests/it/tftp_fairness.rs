@@ -188,7 +188,7 @@ fn one_host_cannot_starve_another_of_tftp() {
                     let _ = held[i as usize % ports.len()].socket.send_to(&junk, port);
                 }
                 i += 1;
-                if i % 64 == 0 {
+                if i.is_multiple_of(64) {
                     thread::sleep(Duration::from_millis(1));
                 }
             }
