@@ -88,6 +88,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let slots = Arc::new(Slots::new(settings.max_transfers, settings.max_per_client));
+    let noise = Arc::new(Noise::default());
     let settings = Arc::new(settings);
     let mut listeners = tokio::task::JoinSet::new();
     for socket in sockets {
@@ -96,6 +97,7 @@ pub async fn run(
             source.clone(),
             settings.clone(),
             slots.clone(),
+            noise.clone(),
             shutdown.clone(),
         ));
     }
@@ -181,6 +183,14 @@ impl Drop for Slot {
     }
 }
 
+/// Requests a flood could repeat, logged at info at most once every ten seconds
+/// each (with how many they stand for), every one at debug.
+#[derive(Default)]
+struct Noise {
+    write: Throttle,
+    malformed: Throttle,
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -192,6 +202,7 @@ async fn listen(
     source: Arc<dyn FileSource>,
     settings: Arc<TftpSettings>,
     slots: Arc<Slots>,
+    noise: Arc<Noise>,
     shutdown: Shutdown,
 ) {
     let local = match socket.local_addr() {
@@ -234,7 +245,15 @@ async fn listen(
                 ));
             }
             Ok(Packet::Wrq(request)) => {
-                info!(%peer, file = %String::from_utf8_lossy(&request.filename), "tftp: write request refused: server is read-only");
+                let file = String::from_utf8_lossy(&request.filename);
+                match noise.write.due(unix_now()) {
+                    Some(count) => {
+                        info!(%peer, %file, refused = count, "tftp: write request refused: server is read-only")
+                    }
+                    None => {
+                        debug!(%peer, %file, "tftp: write request refused: server is read-only")
+                    }
+                }
                 let packet =
                     wire::error_packet(ErrorCode::AccessViolation, "bootherd is read-only");
                 let _ = socket.send_to(&packet, peer).await;
@@ -243,7 +262,12 @@ async fn listen(
             Err(err) if is_request(&buf[..n]) => {
                 // A request we cannot read (an embedded NUL shifts the mode, say) gets
                 // a clear error rather than silence, so the client stops retrying.
-                info!(%peer, %err, "tftp: malformed request refused");
+                match noise.malformed.due(unix_now()) {
+                    Some(count) => {
+                        info!(%peer, %err, refused = count, "tftp: malformed request refused")
+                    }
+                    None => debug!(%peer, %err, "tftp: malformed request refused"),
+                }
                 let msg = format!("malformed request: {err}");
                 let _ = socket
                     .send_to(&wire::error_packet(ErrorCode::IllegalOperation, &msg), peer)
