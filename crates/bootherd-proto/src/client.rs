@@ -219,6 +219,39 @@ pub struct Client {
     pub relay: Option<Ipv4Addr>,
 }
 
+impl Client {
+    /// The Raspberry Pi serial in option 97, for an EEPROM bootloader
+    /// (PROTOCOLS.md section 2): 17 bytes, a type byte 0, then four 32-bit
+    /// little-endian words. By default (`DHCP_OPTION97` = the FourCC) they are
+    /// the FourCC, the board revision, the MAC's four low bytes and the
+    /// serial; with `DHCP_OPTION97=0` the serial four times. A custom prefix
+    /// replaces only the first word, so the serial is always the last one.
+    pub fn rpi_serial(&self) -> Option<u32> {
+        if !matches!(self.firmware, Firmware::RpiEeprom(_)) {
+            return None;
+        }
+        match self.uuid.as_deref()? {
+            [0, words @ ..] if words.len() == 16 => {
+                let last: [u8; 4] = words[12..16].try_into().ok()?;
+                Some(u32::from_le_bytes(last))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The folder a Raspberry Pi 4/5 looks in with `TFTP_PREFIX=0`: its serial as 8
+/// lowercase hex digits, e.g. `9ffefdef`.
+pub fn rpi_serial_folder(serial: u32) -> String {
+    format!("{serial:08x}")
+}
+
+/// The folder a Raspberry Pi 4/5 looks in with `TFTP_PREFIX=2`: its MAC with
+/// dashes, e.g. `dc-a6-32-01-36-c2` (lowercase, as the bootloader asks).
+pub fn rpi_mac_folder(mac: &[u8; 6]) -> String {
+    format_mac(mac).replace(':', "-")
+}
+
 /// MAC OUI of the Raspberry Pi 3B/3B+/2B v1.2, whose boot ROM is
 /// [`Firmware::RpiRom`].
 const RPI_ROM_OUI: [u8; 3] = [0xb8, 0x27, 0xeb];

@@ -1908,7 +1908,7 @@ pub(crate) mod tests {
             ),
             (
                 "kind = \"pxelinux\"\nkernel = \"/boot/Image\"",
-                "profile p: kernel: `/boot/Image`: refused name: absolute path",
+                "profile p: kernel: `/boot/Image` is not in clean form; write `boot/Image`",
             ),
             (
                 "kind = \"pxelinux\"\nkernel = \"../Image\"",

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use bootherd_proto::client::{Arch, Client, Firmware};
+use bootherd_proto::client::{rpi_mac_folder, rpi_serial_folder, Arch, Client, Firmware};
 use bootherd_proto::proxy::ProxyAnswer;
 
 use crate::config::ProxyConfig;
@@ -70,6 +70,20 @@ impl Server<'_> {
     }
 }
 
+/// Where a Pi 4/5 looks for its files, each ending in `/` (the root is ""): the
+/// root, its serial folder when option 97 carries the serial, and its MAC
+/// folder in the lowercase and uppercase spellings the bootloader docs show.
+fn pi_folders(client: &Client) -> Vec<String> {
+    let mut folders = vec![String::new()];
+    if let Some(serial) = client.rpi_serial() {
+        folders.push(format!("{}/", rpi_serial_folder(serial)));
+    }
+    let mac = rpi_mac_folder(&client.mac);
+    folders.push(format!("{mac}/"));
+    folders.push(format!("{}/", mac.to_ascii_uppercase()));
+    folders
+}
+
 /// Decides the proxyDHCP answer for `client`.
 pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan {
     let no_delay = Duration::ZERO;
@@ -87,12 +101,36 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 return Plan::Ignore("no bootcode.bin in the TFTP root".into());
             }
             // A Pi 4/5 that is told to boot tries for a while before its next boot
-            // mode: answer it only when there is something for it.
-            let eeprom_files = ["start4.elf", "config.txt"];
-            if !rom && !server.known && !eeprom_files.iter().any(|f| (server.exists)(f)) {
-                return Plan::Ignore(
-                    "not in the inventory, and no start4.elf or config.txt in the TFTP root".into(),
-                );
+            // mode: answer it only when there is something for it, in the root or
+            // in the folder it will look in (its serial with TFTP_PREFIX=0, its
+            // MAC with TFTP_PREFIX=2), as the guides lay trees out.
+            if !rom && !server.known {
+                let folders = pi_folders(client);
+                let has_files = folders.iter().any(|folder| {
+                    ["start4.elf", "config.txt"]
+                        .iter()
+                        .any(|file| (server.exists)(&format!("{folder}{file}")))
+                });
+                if !has_files {
+                    // The uppercase MAC folder, last, goes without saying.
+                    let places = folders[..folders.len() - 1]
+                        .iter()
+                        .map(|f| {
+                            if f.is_empty() {
+                                "the TFTP root"
+                            } else {
+                                f.as_str()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return Plan::Ignore(
+                        format!(
+                            "not in the inventory, and no start4.elf or config.txt in {places}"
+                        )
+                        .into(),
+                    );
+                }
             }
             let delay = if rom {
                 Duration::from_millis(config.rpi_reply_delay_ms)
@@ -232,6 +270,52 @@ mod tests {
             Plan::Ignore(why) => why.into_owned(),
             other => panic!("answered: {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_unknown_pi4_is_answered_when_its_serial_or_mac_folder_has_files() {
+        let mut pi = client(Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86));
+        pi.mac = [0xdc, 0xa6, 0x32, 0x01, 0x36, 0xc2];
+        let mut uuid = vec![0];
+        for word in [0x3469_5052_u32, 0x00c0_3111, 0x3201_36c2, 0x9ffe_fdef] {
+            uuid.extend_from_slice(&word.to_le_bytes());
+        }
+        pi.uuid = Some(uuid);
+        let config = ProxyConfig::default();
+        for files in [
+            &["9ffefdef/start4.elf"][..],
+            &["9ffefdef/config.txt"],
+            &["dc-a6-32-01-36-c2/start4.elf"],
+            &["DC-A6-32-01-36-C2/config.txt"],
+            &["config.txt"],
+        ] {
+            let (answer, _) = answer(decide(&pi, &config, files, None));
+            assert_eq!(answer, ProxyAnswer::RaspberryPi, "{files:?}");
+        }
+        let why = ignored(decide(
+            &pi,
+            &config,
+            &["other/start4.elf", "9ffefdef/cmdline.txt"],
+            None,
+        ));
+        assert_eq!(
+            why,
+            "not in the inventory, and no start4.elf or config.txt in the TFTP root, \
+             9ffefdef/, dc-a6-32-01-36-c2/"
+        );
+        // Without a serial in option 97, the MAC folder still counts.
+        pi.uuid = None;
+        let (answer, _) = answer(decide(
+            &pi,
+            &config,
+            &["dc-a6-32-01-36-c2/config.txt"],
+            None,
+        ));
+        assert_eq!(answer, ProxyAnswer::RaspberryPi);
+        assert!(matches!(
+            decide(&pi, &config, &["9ffefdef/config.txt"], None),
+            Plan::Ignore(_)
+        ));
     }
 
     #[test]

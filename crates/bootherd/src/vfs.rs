@@ -148,9 +148,10 @@ impl<T: FileSource + ?Sized> FileSource for Arc<T> {
 /// Checks a requested name and turns it into a relative path inside a root.
 ///
 /// Refused: names that are not UTF-8, contain NUL, control characters or backslashes,
-/// start with `/`, have a `..` component, are empty, or are longer than
-/// [`MAX_PATH_LEN`]. Doubled slashes and `.` components are tolerated
-/// (the Raspberry Pi 5 asks for `<serial>//config.txt`).
+/// have a `..` component, are empty, or are longer than [`MAX_PATH_LEN`]. Doubled
+/// slashes and `.` components are tolerated (the Raspberry Pi 5 asks for
+/// `<serial>//config.txt`), and leading slashes name the root (`/Image` is
+/// `Image`), as tftpd-hpa and dnsmasq read them.
 pub fn clean_path(raw: &[u8]) -> Result<String, VfsError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(VfsError::BadName("name too long"));
@@ -162,9 +163,8 @@ pub fn clean_path(raw: &[u8]) -> Result<String, VfsError> {
     if name.contains('\\') {
         return Err(VfsError::BadName("backslash in name"));
     }
-    if name.starts_with('/') {
-        return Err(VfsError::BadName("absolute path"));
-    }
+    // A leading `/` means "from the root", as with tftpd-hpa `-s` and dnsmasq's
+    // `tftp-root`: PXELINUX configs written for them say `kernel /rock64/Image`.
     let mut parts = Vec::new();
     for part in name.split('/') {
         match part {
@@ -251,6 +251,8 @@ mod tests {
             "e1ffda08/config.txt"
         );
         assert_eq!(clean_path(b"./a/./b").unwrap(), "a/b");
+        assert_eq!(clean_path(b"/rock64/Image").unwrap(), "rock64/Image");
+        assert_eq!(clean_path(b"//etc/passwd").unwrap(), "etc/passwd");
     }
 
     #[test]
@@ -258,7 +260,9 @@ mod tests {
         for bad in [
             &b"../x"[..],
             b"a/../../x",
-            b"/etc/passwd",
+            b"/../x",
+            b"//../x",
+            b"/./../x",
             b"..",
             b"a\\b",
             b"a\0b",

@@ -33,6 +33,29 @@ fn pi4_eeprom_with_fourcc_is_a_pi4() {
     assert_eq!(client.arch, Some(Arch::BiosX86));
 }
 
+#[test]
+fn pi_serial_is_the_last_word_of_option_97() {
+    let client = classify_bytes(&golden::pi4_eeprom_fourcc_discover());
+    assert_eq!(client.rpi_serial(), Some(0x9ffe_fdef));
+    assert_eq!(rpi_serial_folder(0x9ffe_fdef), "9ffefdef");
+    assert_eq!(rpi_mac_folder(&golden::CM4_MAC), "e4-5f-01-b7-9d-f1");
+    // DHCP_OPTION97=0: the serial four times.
+    let mut legacy = client.clone();
+    let mut uuid = vec![0];
+    for _ in 0..4 {
+        uuid.extend_from_slice(&0x0123_abcd_u32.to_le_bytes());
+    }
+    legacy.uuid = Some(uuid);
+    assert_eq!(legacy.rpi_serial(), Some(0x0123_abcd));
+    // No serial where option 97 has another shape, or for other firmware.
+    legacy.uuid = Some(vec![0; 9]);
+    assert_eq!(legacy.rpi_serial(), None);
+    legacy.uuid = None;
+    assert_eq!(legacy.rpi_serial(), None);
+    let pc = classify_bytes(&golden::ovmf_discover());
+    assert_eq!(pc.rpi_serial(), None);
+}
+
 /// The 2019 capture predates the FourCC: only the OUI tells.
 #[test]
 fn pi4_eeprom_without_fourcc_is_known_by_its_oui() {

@@ -197,6 +197,14 @@ fn hostile_requests(tree: &Tree) -> Vec<(String, Vec<u8>)> {
         "/proc/self/environ",
         "../../../../../../proc/self/environ",
         "/dev/../etc/passwd",
+        // A leading `/` is the root, never the host's `/`.
+        "/../secret",
+        "//../secret",
+        "/./../secret",
+        "/sub/../../secret",
+        "/escape",
+        "/outdir/passwd",
+        "/fifo",
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())
