@@ -217,7 +217,8 @@ async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<
 }
 
 /// Builds everything the new configuration needs before swapping anything, so a
-/// broken file changes nothing. The source refuses what startup would refuse.
+/// broken file changes nothing. The source refuses what startup would refuse in
+/// the file (what depends on the host, it only warns about).
 fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<String> {
     let Checked {
         config,
