@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::logging::LogFormat;
+use crate::validate::Checked;
 
 /// bootherd: network-boot Raspberry Pis, U-Boot boards and PCs next to the LAN's own
 /// DHCP server.
@@ -34,8 +35,12 @@ pub enum Command {
     /// Command-line flags override the file.
     Serve(ServeArgs),
     /// Check a configuration file and the boot tree, and exit: 0 when every machine
-    /// has what it needs, 1 with the file, line and problem, or with each missing
-    /// file per machine, when not.
+    /// has what it needs, 1 with the file, line, key and problem, or with each
+    /// missing file per machine, when not.
+    ///
+    /// The file goes through the checks `serve` makes, so what `serve` would refuse,
+    /// `check` refuses. What depends on this host (an interface that does not exist,
+    /// an address it does not have) is a warning here and an error for `serve`.
     Check(CheckArgs),
     /// Play a boot firmware's DHCP and TFTP conversation on this network and say
     /// whether it would boot: exit 0 when it would, 1 when not (with the first
@@ -180,10 +185,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(&args.config),
         Command::Leases(args) => leases(&args),
         Command::Show(args) => {
-            let config = Config::load(&args.config)?;
-            config.validate(&args.config)?;
-            let tree = crate::report::tree(&config, &args.config)?;
-            let shown = crate::report::show(&config, &tree, &args.machine, args.server)?;
+            let checked = crate::validate::check(Config::load(&args.config)?, &args.config)?;
+            let tree = crate::report::tree(&checked)?;
+            let shown = crate::report::show(&checked.config, &tree, &args.machine, args.server)?;
             print!("{shown}");
             Ok(ExitCode::SUCCESS)
         }
@@ -227,10 +231,14 @@ fn leases(args: &LeasesArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
-    config.validate(path)?;
-    let tree = crate::report::tree(&config, path)?;
-    let report = crate::report::check(&config, &tree);
+    // The checks serve makes, through the same function.
+    let checked = crate::validate::check(Config::load(path)?, path)?;
+    for problem in crate::validate::host_problems(&checked.config, path) {
+        eprintln!("warning: {problem} (serve refuses this on this host)");
+    }
+    let tree = crate::report::tree(&checked)?;
+    let config = &checked.config;
+    let report = crate::report::check(config, &tree);
     print!("{}", report.text);
     if report.problems > 0 {
         println!(
@@ -250,8 +258,10 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds the effective configuration: the file (or defaults), then the flags.
-fn effective_config(args: &ServeArgs) -> anyhow::Result<Config> {
+/// Builds the effective configuration, the file (or defaults) then the flags, and
+/// checks everything serve would refuse in it ([`crate::validate::check`]). Also
+/// returns the [`crate::validate::host_problems`], which serve refuses at its start.
+fn effective_config(args: &ServeArgs) -> anyhow::Result<(Checked, Vec<ConfigError>)> {
     let (mut config, origin) = match &args.config {
         Some(path) => (Config::load(path)?, path.clone()),
         None => (Config::defaults(), PathBuf::from("<command line>")),
@@ -277,21 +287,60 @@ fn effective_config(args: &ServeArgs) -> anyhow::Result<Config> {
     if args.proxy {
         config.proxy.enabled = true;
     }
-    config.validate(&origin)?;
-    Ok(config)
+    // A problem with a value a flag set is the command line's, not the file's line.
+    let flags = [
+        ("tftp.root", args.root.is_some()),
+        (
+            "http.root",
+            args.root.is_some() && config.http.root.is_none(),
+        ),
+        ("net.listen", !args.listen.is_empty()),
+        ("net.interfaces", !args.interface.is_empty()),
+        ("tftp.port", args.tftp_port.is_some()),
+        ("http.port", args.http_port.is_some()),
+    ];
+    let from_flags = |err: ConfigError| match err {
+        ConfigError::Invalid { key, message, .. }
+            if flags.iter().any(|&(flag, set)| {
+                set && (key == flag || key.starts_with(&format!("{flag}[")))
+            }) =>
+        {
+            ConfigError::Invalid {
+                path: PathBuf::from("<command line>"),
+                line: None,
+                key,
+                message,
+            }
+        }
+        err => err,
+    };
+    let checked = crate::validate::check(config, &origin).map_err(from_flags)?;
+    let host = crate::validate::host_problems(&checked.config, &origin);
+    Ok((checked, host.into_iter().map(from_flags).collect()))
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = effective_config(&args)?;
-    let addrs = crate::net::listen_addresses(&config.net).context("choosing addresses")?;
+    let (checked, host) = effective_config(&args)?;
+    if let Some(problem) = host.into_iter().next() {
+        return Err(problem.into());
+    }
+    let addrs = crate::net::listen_addresses(&checked.config.net).context("choosing addresses")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let watch = args.config.clone();
-    let source: crate::serve::ConfigSource = Box::new(move || effective_config(&args));
-    let result = runtime.block_on(crate::serve::run(config, addrs, source, watch));
+    // A reload refuses what the start refuses, but for what depends on the host:
+    // `[net]` takes effect only at the next start, so a reload only warns.
+    let source: crate::serve::ConfigSource = Box::new(move || {
+        let (checked, host) = effective_config(&args)?;
+        for problem in host {
+            tracing::warn!("{problem} (the next start would refuse this)");
+        }
+        Ok(checked)
+    });
+    let result = runtime.block_on(crate::serve::run(checked, addrs, source, watch));
     // Blocking work sees the shutdown's abort within a fraction of this.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result

@@ -315,12 +315,14 @@ pub enum ConfigError {
         message: String,
     },
     /// Machines and profiles that do not fit together (every problem, one per line).
-    #[error("{path}: inventory:\n{errors}")]
+    #[error("{}", inventory_lines(path, errors, lines))]
     Inventory {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         errors: InventoryErrors,
+        /// The line of each error in the file, when known (empty: none known).
+        lines: Vec<Option<usize>>,
     },
     /// A template in the override directory that does not load.
     #[error("{path}: templates: {message}")]
@@ -331,15 +333,34 @@ pub enum ConfigError {
         message: String,
     },
     /// A value that parses but cannot work.
-    #[error("{path}: {key}: {message}")]
+    #[error("{}: {key}: {message}", at_line(path, *line))]
     Invalid {
         /// The file, or `<command line>`.
         path: PathBuf,
-        /// The key, such as `tftp.max_blksize`.
-        key: &'static str,
+        /// The key's line in the file, when known.
+        line: Option<usize>,
+        /// The key, such as `tftp.max_blksize` or `dhcp.pool[0].subnet`.
+        key: String,
         /// What is wrong.
         message: String,
     },
+}
+
+/// `path:line`, or `path` when the line is not known.
+fn at_line(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{}:{line}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn inventory_lines(path: &Path, errors: &InventoryErrors, lines: &[Option<usize>]) -> String {
+    let mut out = format!("{}: inventory:", path.display());
+    for (i, err) in errors.0.iter().enumerate() {
+        let line = lines.get(i).copied().flatten();
+        out.push_str(&format!("\n{}: {err}", at_line(path, line)));
+    }
+    out
 }
 
 impl Config {
@@ -388,9 +409,10 @@ impl Config {
     /// Checks values that parse but cannot work, including that the roots exist.
     /// `origin` names where the values came from, for the message.
     pub fn validate(&self, origin: &Path) -> Result<(), ConfigError> {
-        let invalid = |key, message: String| ConfigError::Invalid {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: origin.to_path_buf(),
-            key,
+            line: None,
+            key: key.to_owned(),
             message,
         };
         let t = &self.tftp;
@@ -471,6 +493,7 @@ impl Config {
             ConfigError::Inventory {
                 path: origin.to_path_buf(),
                 errors,
+                lines: Vec::new(),
             }
         })
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bootherd_proto::client::{format_mac, parse_mac};
 use bootherd_proto::dhcp::{
-    self as core, Action, Arrival, BootOptions, Leases, Outcome, Ownership, Pool, Probe,
+    self as core, Action, Arrival, BootOptions, Field, Leases, Outcome, Ownership, Pool, Probe,
     Reservation, ServerConfig, Subnet,
 };
 use bootherd_proto::proxy::Destination;
@@ -70,17 +70,47 @@ fn parse_subnet(text: &str) -> Option<Subnet> {
     (prefix_len <= 32).then_some(Subnet::new(network, prefix_len))
 }
 
+/// A `[dhcp]` value the server cannot work with, and the key it came from
+/// (`dhcp.pool[0].subnet`, or `machines[2].ip` for a machine's reservation).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct Refused {
+    /// The key, as written in the file.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn refused(key: impl Into<String>, message: impl Into<String>) -> Refused {
+    Refused {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
 /// Turns the `[dhcp]` section and the inventory into the core's configuration,
 /// checked. A pxelinux (U-Boot) machine with an `ip` becomes a reservation, which
 /// also makes bootherd its DHCP server; other kinds boot through the proxy, so their
-/// `ip` is left to the LAN's server.
-pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerConfig, String> {
+/// `ip` is left to the LAN's server. `inventory` must come from the same file's
+/// `machines`, in order: a refusal names `machines[i]` by that order.
+pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerConfig, Refused> {
     let mut pools = Vec::new();
     for (i, p) in cfg.pools.iter().enumerate() {
-        let subnet = parse_subnet(&p.subnet)
-            .ok_or_else(|| format!("dhcp.pool[{i}].subnet: {:?} is not a.b.c.d/len", p.subnet))?;
-        let lease_secs = u32::try_from(p.lease_secs)
-            .map_err(|_| format!("dhcp.pool[{i}].lease_secs: {} is too long", p.lease_secs))?;
+        let subnet = parse_subnet(&p.subnet).ok_or_else(|| {
+            refused(
+                format!("dhcp.pool[{i}].subnet"),
+                format!(
+                    "{:?} is not an IPv4 subnet (a.b.c.d/prefix, prefix 0-32)",
+                    p.subnet
+                ),
+            )
+        })?;
+        let lease_secs = u32::try_from(p.lease_secs).map_err(|_| {
+            refused(
+                format!("dhcp.pool[{i}].lease_secs"),
+                format!("{} is too long (at most {})", p.lease_secs, u32::MAX),
+            )
+        })?;
         pools.push(Pool {
             subnet,
             first: p.range[0],
@@ -93,15 +123,21 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
     }
     let mut reservations = Vec::new();
     for (i, r) in cfg.reservations.iter().enumerate() {
-        let mac = parse_mac(&r.mac)
-            .ok_or_else(|| format!("dhcp.reservation[{i}].mac: {:?} is not a MAC", r.mac))?;
+        let mac = parse_mac(&r.mac).ok_or_else(|| {
+            refused(
+                format!("dhcp.reservation[{i}].mac"),
+                format!("{:?} is not a MAC address (aa:bb:cc:dd:ee:ff)", r.mac),
+            )
+        })?;
         reservations.push(Reservation {
             mac,
             ip: r.ip,
             hostname: r.hostname.clone(),
         });
     }
-    for machine in inventory.machines() {
+    // The index in `machines` of each reservation made from a machine.
+    let mut from_machines = Vec::new();
+    for (m, machine) in inventory.machines().iter().enumerate() {
         let (Some(ip), Some(mac)) = (machine.ip, machine.mac) else {
             continue;
         };
@@ -109,12 +145,17 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
             continue;
         }
         let mac = mac.octets();
-        if reservations.iter().any(|r: &Reservation| r.mac == mac) {
-            return Err(format!(
-                "machine {}: its MAC also has a [[dhcp.reservation]]",
-                machine.name
+        if let Some(r) = reservations.iter().position(|r: &Reservation| r.mac == mac) {
+            return Err(refused(
+                format!("machines[{m}].mac"),
+                format!(
+                    "machine {} has an ip, and its MAC also has a [[dhcp.reservation]] \
+                     (dhcp.reservation[{r}]): keep one",
+                    machine.name
+                ),
             ));
         }
+        from_machines.push(m);
         reservations.push(Reservation {
             mac,
             ip,
@@ -122,8 +163,13 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
         });
     }
     let mut macs = Vec::new();
-    for m in &cfg.own_macs {
-        macs.push(parse_mac(m).ok_or_else(|| format!("dhcp.own_macs: {m:?} is not a MAC"))?);
+    for (i, m) in cfg.own_macs.iter().enumerate() {
+        macs.push(parse_mac(m).ok_or_else(|| {
+            refused(
+                format!("dhcp.own_macs[{i}]"),
+                format!("{m:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"),
+            )
+        })?);
     }
     let config = ServerConfig {
         pools,
@@ -143,7 +189,28 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
         decline_hold_secs: cfg.decline_hold_secs,
         probe_new_addresses: cfg.ping_check,
     };
-    config.check().map_err(|e| format!("dhcp: {e}"))?;
+    if let Err((field, error)) = config.check_fields() {
+        let listed = cfg.reservations.len();
+        let reservation = |i: usize, key: &str, machine_key: &str| match i.checked_sub(listed) {
+            None => format!("dhcp.reservation[{i}].{key}"),
+            Some(j) => format!("machines[{}].{machine_key}", from_machines[j]),
+        };
+        let key = match field {
+            Field::PoolSubnet(i) => format!("dhcp.pool[{i}].subnet"),
+            Field::PoolRange(i) => format!("dhcp.pool[{i}].range"),
+            Field::PoolLease(i) => format!("dhcp.pool[{i}].lease_secs"),
+            Field::PoolDomain(i) => format!("dhcp.pool[{i}].domain"),
+            Field::ReservationIp(i) => reservation(i, "ip", "ip"),
+            Field::ReservationMac(i) => reservation(i, "mac", "mac"),
+            Field::ReservationHostname(i) => reservation(i, "hostname", "name"),
+            Field::VendorClass(i) => format!("dhcp.own_vendor_classes[{i}]"),
+            Field::File | Field::Bootfile => "dhcp.boot.file".into(),
+            Field::TftpServerName => "dhcp.boot.tftp_server_name".into(),
+            Field::PxelinuxConfig => "dhcp.boot.pxelinux_config".into(),
+            Field::OfferHold => "dhcp.offer_hold_secs".into(),
+        };
+        return Err(refused(key, error.to_string()));
+    }
     Ok(config)
 }
 
@@ -157,7 +224,7 @@ fn unix_now() -> u64 {
 impl DhcpServer {
     /// Checks the configuration, opens the lease database and loads its leases.
     pub async fn open(cfg: &DhcpConfig, inventory: &Inventory) -> anyhow::Result<Arc<Self>> {
-        let config = server_config(cfg, inventory).map_err(anyhow::Error::msg)?;
+        let config = server_config(cfg, inventory)?;
         let store = SqliteStore::open(&cfg.lease_db).await.map_err(|e| {
             anyhow::anyhow!("opening lease database {}: {e}", cfg.lease_db.display())
         })?;
@@ -740,11 +807,21 @@ mod tests {
         let sc = server_config(&cfg, &none).unwrap();
         assert_eq!(sc.pools[0].subnet.to_string(), "10.99.0.0/24");
         cfg.pools[0].subnet = "10.99.0.0".into();
-        assert!(server_config(&cfg, &none)
-            .unwrap_err()
-            .contains("dhcp.pool[0].subnet"));
+        assert_eq!(
+            server_config(&cfg, &none).unwrap_err().key,
+            "dhcp.pool[0].subnet"
+        );
         cfg.pools[0].subnet = "10.98.0.0/24".into();
-        // The range is outside the subnet: the core's check says so.
-        assert!(server_config(&cfg, &none).is_err());
+        // The range is outside the subnet: the core's check says so, and which key.
+        let err = server_config(&cfg, &none).unwrap_err();
+        assert_eq!(err.key, "dhcp.pool[0].range", "{err}");
+        assert!(err.message.contains("inside the subnet"), "{err}");
+        cfg.pools[0].subnet = "10.99.0.0/24".into();
+        cfg.own_macs = vec!["52:54:00:00:00:01".into(), "not-a-mac".into()];
+        let err = server_config(&cfg, &none).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"dhcp.own_macs[1]: "not-a-mac" is not a MAC address (aa:bb:cc:dd:ee:ff)"#
+        );
     }
 }

@@ -422,10 +422,21 @@ pub struct RequiredFile {
 pub struct InventoryError {
     /// `profile pi4-iscsi`, `machine kitchen-pi` or `machines[3]`.
     pub subject: String,
+    /// Where that profile or machine is in the file.
+    pub entry: Entry,
     /// The key, such as `root.target`.
     pub key: String,
     /// What is wrong.
     pub message: String,
+}
+
+/// Which table of the file an [`InventoryError`] is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// `[profiles.NAME]`.
+    Profile(String),
+    /// The `[[machines]]` entry at this index.
+    Machine(usize),
 }
 
 /// Every problem found in the inventory, in file order (profiles by name, then machines).
@@ -488,7 +499,7 @@ impl Inventory {
             } else {
                 format!("machine {}", raw.name)
             };
-            let mut e = errors.scope(&subject);
+            let mut e = errors.scope(&subject, Entry::Machine(i));
             let index = inventory.machines.len();
             if let Err(why) = check_name(&raw.name) {
                 e.push("name", why);
@@ -901,11 +912,12 @@ pub fn pxelinux_overlay_file(overlay: &str) -> String {
 struct Errors(Vec<InventoryError>);
 
 impl Errors {
-    fn scope<'a>(&'a mut self, subject: &str) -> ScopedErrors<'a> {
+    fn scope<'a>(&'a mut self, subject: &str, entry: Entry) -> ScopedErrors<'a> {
         let before = self.0.len();
         ScopedErrors {
             errors: self,
             subject: subject.to_owned(),
+            entry,
             before,
         }
     }
@@ -914,6 +926,7 @@ impl Errors {
 struct ScopedErrors<'a> {
     errors: &'a mut Errors,
     subject: String,
+    entry: Entry,
     before: usize,
 }
 
@@ -921,6 +934,7 @@ impl ScopedErrors<'_> {
     fn push(&mut self, key: &str, message: String) {
         self.errors.0.push(InventoryError {
             subject: self.subject.clone(),
+            entry: self.entry.clone(),
             key: key.to_owned(),
             message,
         });
@@ -976,7 +990,7 @@ fn collapse_whitespace(text: &str) -> String {
 const PLACEHOLDERS: &str = "{name}, {mac}, {serial}";
 
 fn check_profile(name: &str, raw: &ProfileConfig, errors: &mut Errors) -> Option<Profile> {
-    let mut e = errors.scope(&format!("profile {name}"));
+    let mut e = errors.scope(&format!("profile {name}"), Entry::Profile(name.to_owned()));
     if let Err(why) = check_name(name) {
         e.push("name", why);
     }
@@ -2009,6 +2023,7 @@ pub(crate) mod tests {
         let joined = InventoryErrors(vec![
             InventoryError {
                 subject: "machine a".into(),
+                entry: Entry::Machine(0),
                 key: "mac".into(),
                 message: "x".into(),
             };

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::inventory::{expected_files, Inventory, Machine};
 use crate::render::GeneratedFile;
 use crate::tree::BootTree;
+use crate::validate::Checked;
 use crate::vfs::{ClientInfo, FileSource, VfsError};
 
 /// The result of checking a configuration's machines against its tree.
@@ -41,15 +42,14 @@ fn probe_client(config: &Config) -> ClientInfo {
     }
 }
 
-/// Builds the tree the daemon would serve for `config`.
-pub fn tree(config: &Config, origin: &std::path::Path) -> anyhow::Result<BootTree> {
-    let inventory = Arc::new(config.inventory(origin)?);
-    let renderer = Arc::new(config.renderer(origin)?);
+/// Builds the tree the daemon would serve for a checked configuration.
+pub fn tree(checked: &Checked) -> anyhow::Result<BootTree> {
+    let config = &checked.config;
     let http_port = config.http.enabled.then_some(config.http.port);
     Ok(BootTree::new(
         &config.tftp.root,
-        inventory,
-        renderer,
+        Arc::clone(&checked.inventory),
+        Arc::clone(&checked.renderer),
         http_port,
     )?)
 }

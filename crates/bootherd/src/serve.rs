@@ -19,13 +19,15 @@ use crate::inventory::Inventory;
 use crate::render::Renderer;
 use crate::shutdown::Shutdown;
 use crate::tree::{BootTree, LiveTree};
+use crate::validate::Checked;
 use crate::vfs::FileSource;
 
 /// How often the configuration file's modification time is looked at.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Produces the effective configuration: the file (if any) plus the command line.
-pub type ConfigSource = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
+/// Produces the effective configuration, the file (if any) plus the command line,
+/// checked by [`crate::validate::check`] like the first one.
+pub type ConfigSource = Box<dyn Fn() -> anyhow::Result<Checked> + Send + Sync>;
 
 /// What a reload can replace while serving.
 struct Reloadable {
@@ -47,16 +49,10 @@ fn build_tree(
         .with_context(|| format!("opening root {}", root.display()))
 }
 
-fn load_inventory(config: &Config) -> anyhow::Result<(Arc<Inventory>, Arc<Renderer>)> {
-    let origin = PathBuf::from("<config>");
-    let inventory = Arc::new(config.inventory(&origin)?);
-    let renderer = Arc::new(config.renderer(&origin)?);
-    Ok((inventory, renderer))
-}
-
-/// Runs every enabled service until SIGINT or SIGTERM.
+/// Runs every enabled service until SIGINT or SIGTERM. `checked` has passed
+/// everything the configuration could be refused for: nothing is bound before.
 pub async fn run(
-    config: Config,
+    checked: Checked,
     addrs: Vec<Ipv4Addr>,
     source: ConfigSource,
     watch: Option<PathBuf>,
@@ -64,9 +60,14 @@ pub async fn run(
     // First, so that a signal during start-up is an orderly stop too.
     let mut signals = Signals::new()?;
     let mut services = tokio::task::JoinSet::new();
+    let Checked {
+        config,
+        inventory,
+        renderer,
+        ..
+    } = checked;
     let shutdown = Shutdown::new();
     let grace = Duration::from_millis(config.service.shutdown_grace_ms);
-    let (inventory, renderer) = load_inventory(&config)?;
     if !inventory.is_empty() {
         info!(
             machines = inventory.machines().len(),
@@ -296,10 +297,15 @@ async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<
 }
 
 /// Builds everything the new configuration needs before swapping anything, so a
-/// broken file changes nothing.
+/// broken file changes nothing. The source refuses what startup would refuse in
+/// the file (what depends on the host, it only warns about).
 fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<String> {
-    let config = source()?;
-    let (inventory, renderer) = load_inventory(&config)?;
+    let Checked {
+        config,
+        inventory,
+        renderer,
+        dhcp,
+    } = source()?;
     let tftp = match &state.tftp {
         Some(_) => Some(build_tree(
             &config.tftp.root,
@@ -318,13 +324,8 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
         )?),
         None => None,
     };
-    let server_config = match &state.server {
-        Some(_) => Some(
-            crate::dhcp_server::server_config(&config.dhcp, &inventory)
-                .map_err(anyhow::Error::msg)?,
-        ),
-        None => None,
-    };
+    // Built and checked by the source when `dhcp.enabled`.
+    let server_config = state.server.as_ref().and(dhcp);
     // Everything built: swap.
     if let (Some(live), Some(tree)) = (&state.tftp, tftp) {
         live.replace(tree);

@@ -219,84 +219,149 @@ pub enum ConfigError {
     ZeroOfferHold,
 }
 
+/// Which value of a [`ServerConfig`] a [`ConfigError`] is about, by position, so
+/// the shell can name the key it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `pools[i].subnet`.
+    PoolSubnet(usize),
+    /// `pools[i].first` and `last`.
+    PoolRange(usize),
+    /// `pools[i].lease_secs`.
+    PoolLease(usize),
+    /// `pools[i].domain_name`.
+    PoolDomain(usize),
+    /// `reservations[i].ip`.
+    ReservationIp(usize),
+    /// `reservations[i].mac`.
+    ReservationMac(usize),
+    /// `reservations[i].hostname`.
+    ReservationHostname(usize),
+    /// `owned.vendor_classes[i]`.
+    VendorClass(usize),
+    /// `boot.file`.
+    File,
+    /// `boot.tftp_server_name`.
+    TftpServerName,
+    /// `boot.bootfile`.
+    Bootfile,
+    /// `boot.pxelinux_config`.
+    PxelinuxConfig,
+    /// `offer_hold_secs`.
+    OfferHold,
+}
+
 impl ServerConfig {
     /// Checks the rules the server relies on; the shell calls this once when
     /// it loads the configuration and refuses to start on an error.
     pub fn check(&self) -> Result<(), ConfigError> {
+        self.check_fields().map_err(|(_, error)| error)
+    }
+
+    /// [`ServerConfig::check`], also saying which value is wrong.
+    pub fn check_fields(&self) -> Result<(), (Field, ConfigError)> {
         for (at, pool) in self.pools.iter().enumerate() {
             let subnet = pool.subnet;
             if subnet.prefix_len > 30 || subnet.network != Ipv4Addr::from(subnet_bits(subnet)) {
-                return Err(ConfigError::BadSubnet(subnet));
+                return Err((Field::PoolSubnet(at), ConfigError::BadSubnet(subnet)));
             }
             if let Some(other) = self.pools[..at]
                 .iter()
                 .find(|o| o.subnet.contains(subnet.network) || subnet.contains(o.subnet.network))
             {
-                return Err(ConfigError::OverlappingPools(other.subnet, subnet));
+                return Err((
+                    Field::PoolSubnet(at),
+                    ConfigError::OverlappingPools(other.subnet, subnet),
+                ));
             }
             let host = |ip| subnet.contains(ip) && !subnet.is_network_or_broadcast(ip);
             if pool.first > pool.last || !host(pool.first) || !host(pool.last) {
-                return Err(ConfigError::BadRange {
-                    subnet,
-                    first: pool.first,
-                    last: pool.last,
-                });
+                return Err((
+                    Field::PoolRange(at),
+                    ConfigError::BadRange {
+                        subnet,
+                        first: pool.first,
+                        last: pool.last,
+                    },
+                ));
             }
             if pool.lease_secs == 0 {
-                return Err(ConfigError::ZeroLease(subnet));
+                return Err((Field::PoolLease(at), ConfigError::ZeroLease(subnet)));
             }
             if let Some(domain) = &pool.domain_name {
-                option_length("domain name", domain)?;
+                option_length("domain name", domain).map_err(|e| (Field::PoolDomain(at), e))?;
             }
         }
         for (at, reservation) in self.reservations.iter().enumerate() {
             let mac = format_mac(&reservation.mac);
             let Some(pool) = self.pool_for(reservation.ip) else {
-                return Err(ConfigError::ReservationOutsidePools {
-                    ip: reservation.ip,
-                    mac,
-                });
+                return Err((
+                    Field::ReservationIp(at),
+                    ConfigError::ReservationOutsidePools {
+                        ip: reservation.ip,
+                        mac,
+                    },
+                ));
             };
             if pool.subnet.is_network_or_broadcast(reservation.ip) {
-                return Err(ConfigError::ReservationNotHost {
-                    ip: reservation.ip,
-                    mac,
-                });
+                return Err((
+                    Field::ReservationIp(at),
+                    ConfigError::ReservationNotHost {
+                        ip: reservation.ip,
+                        mac,
+                    },
+                ));
             }
             let earlier = &self.reservations[..at];
             if earlier.iter().any(|r| r.mac == reservation.mac) {
-                return Err(ConfigError::DuplicateReservationMac(mac));
+                return Err((
+                    Field::ReservationMac(at),
+                    ConfigError::DuplicateReservationMac(mac),
+                ));
             }
             if earlier.iter().any(|r| r.ip == reservation.ip) {
-                return Err(ConfigError::DuplicateReservationIp(reservation.ip));
+                return Err((
+                    Field::ReservationIp(at),
+                    ConfigError::DuplicateReservationIp(reservation.ip),
+                ));
             }
             if let Some(hostname) = &reservation.hostname {
-                option_length("host name", hostname)?;
+                option_length("host name", hostname)
+                    .map_err(|e| (Field::ReservationHostname(at), e))?;
             }
         }
-        if self.owned.vendor_classes.iter().any(String::is_empty) {
-            return Err(ConfigError::EmptyPattern);
+        if let Some(at) = self.owned.vendor_classes.iter().position(String::is_empty) {
+            return Err((Field::VendorClass(at), ConfigError::EmptyPattern));
         }
         if let Some(file) = &self.boot.file {
             if DhcpPacket::default().set_file(file).is_err() {
-                return Err(ConfigError::BadFile(file.clone()));
+                return Err((Field::File, ConfigError::BadFile(file.clone())));
             }
         }
         let names = [
-            ("TFTP server name (option 66)", &self.boot.tftp_server_name),
-            ("boot file name (option 67)", &self.boot.bootfile),
             (
+                Field::TftpServerName,
+                "TFTP server name (option 66)",
+                &self.boot.tftp_server_name,
+            ),
+            (
+                Field::Bootfile,
+                "boot file name (option 67)",
+                &self.boot.bootfile,
+            ),
+            (
+                Field::PxelinuxConfig,
                 "PXELINUX config file (option 209)",
                 &self.boot.pxelinux_config,
             ),
         ];
-        for (what, value) in names {
+        for (field, what, value) in names {
             if let Some(value) = value {
-                option_length(what, value)?;
+                option_length(what, value).map_err(|e| (field, e))?;
             }
         }
         if self.offer_hold_secs == 0 {
-            return Err(ConfigError::ZeroOfferHold);
+            return Err((Field::OfferHold, ConfigError::ZeroOfferHold));
         }
         Ok(())
     }

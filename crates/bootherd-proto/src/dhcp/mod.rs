@@ -110,7 +110,8 @@ mod lease;
 pub mod reply;
 
 pub use config::{
-    glob_match, owns, BootOptions, ConfigError, Ownership, Pool, Reservation, ServerConfig, Subnet,
+    glob_match, owns, BootOptions, ConfigError, Field, Ownership, Pool, Reservation, ServerConfig,
+    Subnet,
 };
 pub use lease::{Lease, LeaseChange, LeaseState, Leases};
 pub use reply::reply_destination;

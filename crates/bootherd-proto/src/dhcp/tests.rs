@@ -1271,6 +1271,65 @@ fn config_check() {
 }
 
 #[test]
+fn config_check_names_the_field() {
+    let field = |change: &dyn Fn(&mut ServerConfig)| {
+        let mut config = config();
+        change(&mut config);
+        let (field, error) = config.check_fields().unwrap_err();
+        assert_eq!(
+            config.check(),
+            Err(error),
+            "check and check_fields disagree"
+        );
+        field
+    };
+    assert_eq!(
+        field(&|c| c.pools[1].subnet.prefix_len = 31),
+        Field::PoolSubnet(1)
+    );
+    assert_eq!(
+        field(&|c| c.pools[1].subnet = Subnet::new(Ipv4Addr::new(192, 168, 0, 0), 16)),
+        Field::PoolSubnet(1)
+    );
+    assert_eq!(field(&|c| c.pools[0].first = ip(110)), Field::PoolRange(0));
+    assert_eq!(field(&|c| c.pools[0].lease_secs = 0), Field::PoolLease(0));
+    assert_eq!(
+        field(&|c| c.pools[0].domain_name = Some(String::new())),
+        Field::PoolDomain(0)
+    );
+    assert_eq!(
+        field(&|c| c.reservations[0].ip = ip(255)),
+        Field::ReservationIp(0)
+    );
+    assert_eq!(
+        field(&|c| {
+            let mut again = c.reservations[0].clone();
+            again.ip = ip(51);
+            c.reservations.push(again);
+        }),
+        Field::ReservationMac(1)
+    );
+    assert_eq!(
+        field(&|c| c.reservations[0].hostname = Some("h".repeat(256))),
+        Field::ReservationHostname(0)
+    );
+    assert_eq!(
+        field(&|c| c.owned.vendor_classes.push(String::new())),
+        Field::VendorClass(config().owned.vendor_classes.len())
+    );
+    assert_eq!(field(&|c| c.boot.file = Some("x".repeat(128))), Field::File);
+    assert_eq!(
+        field(&|c| c.boot.tftp_server_name = Some(String::new())),
+        Field::TftpServerName
+    );
+    assert_eq!(
+        field(&|c| c.boot.pxelinux_config = Some(String::new())),
+        Field::PxelinuxConfig
+    );
+    assert_eq!(field(&|c| c.offer_hold_secs = 0), Field::OfferHold);
+}
+
+#[test]
 fn subnet_arithmetic() {
     let subnet = Subnet::new(Ipv4Addr::new(10, 1, 2, 0), 23);
     assert_eq!(subnet.mask(), Ipv4Addr::new(255, 255, 254, 0));

@@ -331,10 +331,15 @@ fn docs_examples_are_what_bootherd_generates() {
             }
         }
     }
-    let toml = toml.replace(
-        "root = \"/srv/boot\"",
-        &format!("root = \"{}\"", root.display()),
-    );
+    let toml = toml
+        .replace(
+            "root = \"/srv/boot\"",
+            &format!("root = \"{}\"", root.display()),
+        )
+        .replace(
+            "/var/lib/bootherd/leases.sqlite",
+            &dir.path().join("leases.sqlite").display().to_string(),
+        );
     let config = dir.path().join("bootherd.toml");
     write_file(&config, toml.as_bytes());
     let out = run_bootherd(["check", "--config", config.to_str().unwrap()]);

@@ -15,6 +15,7 @@ mod probe;
 mod proxy_lan;
 mod proxy_qemu;
 mod pxe_lab;
+mod refusals;
 mod support;
 mod tftp_clients;
 mod tftp_fairness;
