@@ -9,6 +9,7 @@ mod dhcp_conflict;
 mod dhcp_durability;
 mod dhcp_lab;
 mod inventory;
+mod least_privilege;
 mod probe;
 mod proxy_lan;
 mod proxy_qemu;
