@@ -240,6 +240,9 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let config = &checked.config;
     let report = crate::report::check(config, &tree);
     print!("{}", report.text);
+    for warning in privilege_warnings(config) {
+        println!("warning: {warning}");
+    }
     if report.problems > 0 {
         println!(
             "{}: {} problem(s): the machines above marked MISSING or ERROR would not boot",
@@ -256,6 +259,20 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
         tree.inventory().machines().len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `[service] user` could not write once bootherd has dropped to it (the
+/// lease database); `serve` still starts.
+fn privilege_warnings(config: &Config) -> Vec<String> {
+    match crate::privilege::Target::resolve(&config.service) {
+        Ok(Some(target)) if config.dhcp.enabled => {
+            crate::privilege::lease_db_problems(&config.dhcp.lease_db, &target)
+                .into_iter()
+                .map(|p| format!("service.user {}: lease database: {p}", target.user))
+                .collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Builds the effective configuration, the file (or defaults) then the flags, and

@@ -13,6 +13,8 @@ use crate::render::Renderer;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// How the daemon runs: the user it drops to, how it stops.
+    pub service: ServiceConfig,
     /// Which interfaces and addresses the services listen on.
     pub net: NetConfig,
     /// The TFTP service.
@@ -23,14 +25,37 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// The DHCP server for machines bootherd owns (U-Boot boards).
     pub dhcp: DhcpConfig,
-    /// How the process runs: shutdown grace.
-    pub service: ServiceConfig,
     /// Directory of templates replacing the built-in ones (`cmdline.txt.j2`, ...).
     pub templates: Option<PathBuf>,
     /// What to boot, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
     /// The fleet: one entry per machine.
     pub machines: Vec<MachineConfig>,
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Started as root, switch to this user once every socket is bound and the
+    /// lease database is open, keeping only CAP_NET_BIND_SERVICE and CAP_NET_RAW
+    /// (see `privilege.rs`). Unset: keep the identity bootherd was started with.
+    pub user: Option<String>,
+    /// The group to switch to with `user`; default: the user's primary group.
+    pub group: Option<String>,
+    /// How long work in flight may go on after SIGTERM/SIGINT before it is
+    /// cancelled, in milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            user: None,
+            group: None,
+            shutdown_grace_ms: 5000,
+        }
+    }
 }
 
 /// DHCP server settings. It answers only the clients it owns: listed MACs and
@@ -134,23 +159,6 @@ pub struct ReservationConfig {
     /// Option 12.
     #[serde(default)]
     pub hostname: Option<String>,
-}
-
-/// How the process runs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServiceConfig {
-    /// How long work in flight may go on after SIGTERM/SIGINT before it is
-    /// cancelled, in milliseconds.
-    pub shutdown_grace_ms: u64,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        ServiceConfig {
-            shutdown_grace_ms: 5000,
-        }
-    }
 }
 
 /// Where to listen.
@@ -462,11 +470,13 @@ impl Config {
             return Err(invalid(
                 "service.shutdown_grace_ms",
                 format!(
-                    "{} is more than 600000 (10 minutes)",
+                    "{} ms is more than 600000 (10 minutes)",
                     self.service.shutdown_grace_ms
                 ),
             ));
         }
+        crate::privilege::Target::resolve(&self.service)
+            .map_err(|(key, message)| invalid(key, message))?;
         if self.proxy.rpi_reply_delay_ms > 10_000 {
             return Err(invalid(
                 "proxy.rpi_reply_delay_ms",
@@ -568,6 +578,28 @@ root = "/srv/http"
     fn wrong_type_is_an_error() {
         let err = Config::parse("[tftp]\nport = \"sixty-nine\"\n").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn service_section_parses_and_is_checked() {
+        let c = Config::parse("[service]\nuser = \"nobody\"\ngroup = \"nogroup\"\n").unwrap();
+        assert_eq!(c.service.user.as_deref(), Some("nobody"));
+        assert_eq!(c.service.group.as_deref(), Some("nogroup"));
+        assert_eq!(c.service.shutdown_grace_ms, 5000);
+        let mut c = Config::defaults();
+        c.tftp.root = std::env::temp_dir();
+        c.service.shutdown_grace_ms = 600_001;
+        let err = c.validate(Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("service.shutdown_grace_ms"), "{err}");
+        c.service.shutdown_grace_ms = 600_000;
+        c.service.user = Some("no-such-user-bootherd".into());
+        let err = c.validate(Path::new("x.toml")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("x.toml: service.user: no user named"),
+            "{err}"
+        );
+        c.service.user = None;
+        c.validate(Path::new("x.toml")).unwrap();
     }
 
     #[test]

@@ -316,10 +316,18 @@ pub fn bind(port: u16) -> anyhow::Result<PacketSocket> {
     let addr = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
     let socket = PacketSocket::bind(addr).map_err(|e| crate::tftp::bind_error("DHCP", addr, e))?;
     match socket.set_receive_buffer(RECEIVE_BUFFER) {
+        // The kernel reports twice what it grants, for its bookkeeping.
+        Ok(got) if !got.forced && got.bytes < 2 * RECEIVE_BUFFER => info!(
+            port,
+            asked = RECEIVE_BUFFER,
+            got = got.bytes / 2,
+            "dhcp: receive buffer limited by net.core.rmem_max: SO_RCVBUFFORCE needs CAP_NET_ADMIN, so SO_RCVBUF applies (raise net.core.rmem_max for large bursts of requests)"
+        ),
         Ok(got) => debug!(
             port,
             asked = RECEIVE_BUFFER,
-            got,
+            got = got.bytes,
+            forced = got.forced,
             "dhcp: receive buffer (the kernel doubles the size asked, for its bookkeeping)"
         ),
         Err(err) => debug!(port, %err, "dhcp: cannot enlarge the receive buffer"),

@@ -13,6 +13,7 @@ pub mod leases;
 pub mod logging;
 pub mod net;
 pub mod policy;
+pub mod privilege;
 pub mod probe;
 pub mod render;
 pub mod report;

@@ -128,6 +128,16 @@ mod tests {
     }
 }
 
+/// What [`PacketSocket::set_receive_buffer`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveBuffer {
+    /// The size the kernel reports (twice what it grants for data).
+    pub bytes: usize,
+    /// Whether `SO_RCVBUFFORCE` was permitted; else `SO_RCVBUF` applied, capped
+    /// at `net.core.rmem_max`.
+    pub forced: bool,
+}
+
 /// What [`PacketSocket::recv`] learned about one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
@@ -189,13 +199,15 @@ impl PacketSocket {
     /// Asks for a receive buffer of `bytes`: `SO_RCVBUFFORCE` where permitted (root,
     /// CAP_NET_ADMIN), else `SO_RCVBUF`, which the kernel caps at
     /// `net.core.rmem_max`. Returns what the kernel reports it has now (it doubles the
-    /// request for its own bookkeeping).
-    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<usize> {
+    /// request for its own bookkeeping) and whether the forced request was taken.
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<ReceiveBuffer> {
         use nix::sys::socket::{getsockopt, setsockopt, sockopt};
-        if setsockopt(&self.socket, sockopt::RcvBufForce, &bytes).is_err() {
+        let forced = setsockopt(&self.socket, sockopt::RcvBufForce, &bytes).is_ok();
+        if !forced {
             setsockopt(&self.socket, sockopt::RcvBuf, &bytes).map_err(io::Error::from)?;
         }
-        getsockopt(&self.socket, sockopt::RcvBuf).map_err(io::Error::from)
+        let bytes = getsockopt(&self.socket, sockopt::RcvBuf).map_err(io::Error::from)?;
+        Ok(ReceiveBuffer { bytes, forced })
     }
 
     /// How long [`PacketSocket::recv_batch`] waits for a first datagram (`SO_RCVTIMEO`);
@@ -847,7 +859,7 @@ mod batch_tests {
         let before =
             nix::sys::socket::getsockopt(&server.socket, nix::sys::socket::sockopt::RcvBuf)
                 .unwrap();
-        let got = server.set_receive_buffer(4 << 20).unwrap();
+        let got = server.set_receive_buffer(4 << 20).unwrap().bytes;
         // Root gets 4 MiB (reported doubled); others what rmem_max allows.
         assert!(got >= before, "{got} < {before}");
     }
@@ -895,6 +907,7 @@ pub async fn icmp_in_use(ip: Ipv4Addr, wait: std::time::Duration) -> io::Result<
                 };
                 // Type 0 = echo reply; anything else (errors) does not prove a host.
                 if icmp.first() == Some(&0) {
+                    tracing::debug!(%ip, raw, "icmp check: echo reply");
                     return Ok(true);
                 }
             }

@@ -174,6 +174,8 @@ pub async fn run(
                 .context("starting the DHCP receive threads")?,
         );
     }
+    // Every socket is bound and the lease database open: `[service] user` now.
+    crate::privilege::drop_privileges(&config)?;
     if services.is_empty() && dhcp_service.is_none() {
         anyhow::bail!("nothing to serve: every service is disabled");
     }
@@ -365,6 +367,9 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
         || (old.dhcp.enabled, &old.dhcp.lease_db) != (config.dhcp.enabled, &config.dhcp.lease_db)
     {
         restart.push("enabling services, DHCP ports, lease_db");
+    }
+    if (&old.service.user, &old.service.group) != (&config.service.user, &config.service.group) {
+        restart.push("service.user/group");
     }
     if !restart.is_empty() {
         warn!(

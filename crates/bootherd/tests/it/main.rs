@@ -10,6 +10,7 @@ mod dhcp_durability;
 mod dhcp_lab;
 mod hostile;
 mod inventory;
+mod least_privilege;
 mod lifecycle;
 mod probe;
 mod proxy_lan;

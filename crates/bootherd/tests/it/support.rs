@@ -476,6 +476,26 @@ impl Server {
         Server::spawn(Server::serve(Some(ns), "--config", config, extra, rust_log))
     }
 
+    /// [`Server::start_in_config`] with bootherd run by `wrapper` (such as
+    /// `setpriv --reuid=...`), which `ip netns exec` starts and which must exec
+    /// bootherd in turn, so that [`Server::pid`] is bootherd's.
+    pub fn start_in_config_wrapped(
+        ns: &str,
+        wrapper: &[&str],
+        config: &Path,
+        rust_log: Option<&str>,
+    ) -> Server {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .args(wrapper)
+            .args([BOOTHERD, "serve", "--config"])
+            .arg(config);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        Server::spawn(cmd)
+    }
+
     /// Runs `cmd` and waits until the server logs where TFTP and (unless
     /// `--no-http` is among the arguments) HTTP listen.
     fn spawn(mut cmd: Command) -> Server {
