@@ -136,6 +136,18 @@ pub struct Machine {
     pub uuid: [u8; 16],
     /// Board revision code in a Pi 4/5's option 97.
     pub board_revision: u32,
+    /// Which folder a Pi 4/5 looks in first (its `TFTP_PREFIX`).
+    pub tftp_prefix: TftpPrefix,
+}
+
+/// A Pi 4/5's `TFTP_PREFIX` (PROTOCOLS.md 2): the folder it tries first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TftpPrefix {
+    /// 0, the default: the serial, `9ffefdef/`.
+    #[default]
+    Serial,
+    /// 2: the MAC with dashes, `dc-a6-32-01-36-c2/`.
+    Mac,
 }
 
 impl Machine {
@@ -166,6 +178,18 @@ impl Machine {
                 Emulated::Rpi5 => 0x00d0_4170,
                 _ => 0x00c0_3111,
             },
+            tftp_prefix: TftpPrefix::Serial,
+        }
+    }
+
+    /// The folder a Pi 4/5 tries first, without its slash: the serial or, with
+    /// [`TftpPrefix::Mac`], the MAC with dashes. The Pi 3 ROM always uses the serial.
+    pub fn prefix_dir(&self) -> String {
+        match (self.kind, self.tftp_prefix) {
+            (Emulated::Rpi4 | Emulated::Rpi5, TftpPrefix::Mac) => {
+                crate::client::rpi_mac_folder(&self.mac)
+            }
+            _ => self.serial_dir(),
         }
     }
 
@@ -1303,7 +1327,7 @@ impl FilePlan {
         use Need::*;
         use Read::*;
         let kind = self.machine.kind;
-        let serial = self.machine.serial_dir();
+        let serial = self.machine.prefix_dir();
         let s = |f: Fetch| Some(StepKind::One(f));
         match kind {
             Emulated::Rpi3 => match i {
@@ -1456,7 +1480,7 @@ impl FilePlan {
             Stage::Step(i) => {
                 let step = self.step(i);
                 if let Some(StepKind::PrefixProbe(_)) = step {
-                    let serial = format!("{}/", self.machine.serial_dir());
+                    let serial = format!("{}/", self.machine.prefix_dir());
                     if found {
                         self.prefix = serial.clone();
                         self.fell_back = None;

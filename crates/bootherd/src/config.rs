@@ -208,6 +208,24 @@ pub struct TftpConfig {
     /// How long a transfer may make no progress (no ACK moving it forward) before
     /// it ends with a TFTP error, whatever timeout was negotiated, in milliseconds.
     pub stall_timeout_ms: u64,
+    /// Request-name rewrites, applied in order before the name is checked and
+    /// looked up (`rewrite.rs`); none by default.
+    #[serde(rename = "rewrite")]
+    pub rewrites: Vec<RewriteConfig>,
+}
+
+/// One `[[tftp.rewrite]]` rule: either `from` (a regular expression) and `to` (its
+/// replacement, `$1` for groups), or `lowercase = true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteConfig {
+    /// Pattern whose every match is replaced.
+    pub from: Option<String>,
+    /// Replacement for `from`.
+    pub to: Option<String>,
+    /// Lower-case the whole name (ASCII).
+    #[serde(default)]
+    pub lowercase: bool,
 }
 
 impl Default for TftpConfig {
@@ -225,6 +243,7 @@ impl Default for TftpConfig {
             max_transfers_per_client: 16,
             max_client_timeout_secs: 10,
             stall_timeout_ms: 30_000,
+            rewrites: Vec::new(),
         }
     }
 }
@@ -460,6 +479,8 @@ impl Config {
                 "must be at least 1 (RFC 2349 timeouts are 1..=255 s)".into(),
             ));
         }
+        crate::rewrite::Rewrites::new(&t.rewrites)
+            .map_err(|(key, message)| invalid(&key, message))?;
         if !(1_000..=3_600_000).contains(&t.stall_timeout_ms) {
             return Err(invalid(
                 "tftp.stall_timeout_ms",

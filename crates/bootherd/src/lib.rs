@@ -17,6 +17,7 @@ pub mod privilege;
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod rewrite;
 pub mod serve;
 pub mod shutdown;
 pub mod tftp;

@@ -352,8 +352,12 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
         || old.tftp.max_windowsize != config.tftp.max_windowsize
         || old.tftp.timeout_ms != config.tftp.timeout_ms
         || old.tftp.retries != config.tftp.retries
+        || old.tftp.max_transfers_per_client != config.tftp.max_transfers_per_client
+        || old.tftp.max_client_timeout_secs != config.tftp.max_client_timeout_secs
+        || old.tftp.stall_timeout_ms != config.tftp.stall_timeout_ms
+        || old.tftp.rewrites != config.tftp.rewrites
     {
-        restart.push("tftp limits and ports");
+        restart.push("tftp limits, rewrites and ports");
     }
     if (old.http.enabled, old.http.port) != (config.http.enabled, config.http.port) {
         restart.push("http.enabled/port");

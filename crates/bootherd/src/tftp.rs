@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::TftpConfig;
 use crate::net;
+use crate::rewrite::Rewrites;
 use crate::shutdown::{Shutdown, ABORT_CHECK};
 use crate::throttle::Throttle;
 use crate::vfs::{clean_path, ClientInfo, FileSource, OpenFile, VfsError};
@@ -36,6 +37,8 @@ pub struct TftpSettings {
     pub transfer: TransferConfig,
     /// Whether blksize is clamped to the path MTU (no IP fragmentation).
     pub clamp_to_mtu: bool,
+    /// `[[tftp.rewrite]]` rules for request names.
+    pub rewrites: Rewrites,
 }
 
 impl From<&TftpConfig> for TftpSettings {
@@ -52,6 +55,8 @@ impl From<&TftpConfig> for TftpSettings {
             },
             max_per_client: c.max_transfers_per_client,
             clamp_to_mtu: !c.allow_fragmentation,
+            // Checked by `Config::validate`; a bad rule cannot reach here.
+            rewrites: Rewrites::new(&c.rewrites).unwrap_or_default(),
         }
     }
 }
@@ -304,7 +309,7 @@ async fn serve_read(
         addr: peer,
         local: local.into(),
     };
-    let file = match open(&request, &client, &*source) {
+    let file = match open(&request, &settings.rewrites, &client, &*source) {
         Ok(file) => file,
         Err((code, reason)) => {
             info!(%peer, file = %name, %reason, "tftp: refused");
@@ -376,10 +381,11 @@ async fn serve_read(
 /// Opens the requested file, or says which TFTP error to send and why.
 fn open(
     request: &Request,
+    rewrites: &Rewrites,
     client: &ClientInfo,
     source: &dyn FileSource,
 ) -> Result<OpenFile, (ErrorCode, String)> {
-    let path = clean_path(&request.filename).map_err(vfs_error)?;
+    let path = clean_path(&rewrites.apply(&request.filename)).map_err(vfs_error)?;
     let file = source.open(client, &path).map_err(vfs_error)?;
     match request.mode {
         Mode::Octet => Ok(file),

@@ -452,6 +452,27 @@ fn rpi3_stops_at_a_missing_bootcode() {
 }
 
 #[test]
+fn rpi4_with_tftp_prefix_2_uses_its_mac_folder() {
+    let mut m = Machine::new(Emulated::Rpi4, golden::PI4_MAC, Some(0xab5a_4158));
+    m.tftp_prefix = TftpPrefix::Mac;
+    let mut plan = FilePlan::rpi(&m, PROXY);
+    let files: &[(&str, &[u8])] = &[
+        ("dc-a6-32-27-76-bc/start4.elf", b"s"),
+        ("dc-a6-32-27-76-bc/fixup4.dat", b"f"),
+        ("dc-a6-32-27-76-bc/bcm2711-rpi-4-b.dtb", b"d"),
+        ("dc-a6-32-27-76-bc/kernel8.img", b"k"),
+        ("ab5a4158/start4.elf", b"not this one"),
+    ];
+    let asked = run(&mut plan, files);
+    assert_eq!(asked[0], "dc-a6-32-27-76-bc/start4.elf");
+    assert!(
+        asked.iter().all(|a| a.starts_with("dc-a6-32-27-76-bc/")),
+        "{asked:?}"
+    );
+    assert_eq!(plan.verdict(), Ok(()));
+}
+
+#[test]
 fn rpi4_tries_start4_then_start_under_the_serial() {
     let m = Machine::new(Emulated::Rpi4, golden::PI4_MAC, Some(0xab5a_4158));
     let mut plan = FilePlan::rpi(&m, PROXY);
