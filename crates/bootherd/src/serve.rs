@@ -60,6 +60,7 @@ pub async fn run(
     source: ConfigSource,
     watch: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    let shutdown = crate::shutdown::Shutdown::new();
     let mut services = tokio::task::JoinSet::new();
     let (inventory, renderer) = load_inventory(&config)?;
     if !inventory.is_empty() {
@@ -117,7 +118,12 @@ pub async fn run(
             list_addrs(listeners.iter().map(|l| l.local_addr()))
         );
         let source: Arc<dyn FileSource> = Arc::new(tree.clone());
-        services.spawn(crate::http::run(listeners, source));
+        services.spawn(crate::http::run(
+            listeners,
+            source,
+            (&config.http).into(),
+            shutdown.clone(),
+        ));
     }
     let mut proxy = None;
     let mut server = None;
@@ -274,6 +280,9 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
     }
     if (old.http.enabled, old.http.port) != (config.http.enabled, config.http.port) {
         restart.push("http.enabled/port");
+    }
+    if crate::http::HttpLimits::from(&old.http) != (&config.http).into() {
+        restart.push("http limits");
     }
     if (old.proxy.enabled, old.proxy.port, old.proxy.pxe_port)
         != (
