@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tracing::{info, warn};
 
 use self::caps::ConnectionCaps;
@@ -39,14 +39,24 @@ use self::throttle::LogThrottle;
 use crate::shutdown::Shutdown;
 use crate::vfs::{clean_path, ClientInfo, Content, FileSource, VfsError};
 
+/// Connections the kernel may hold completed for us before we accept them (the
+/// kernel caps it at `net.core.somaxconn`). tokio's default, 128, overflows
+/// when hundreds of clients connect at once, and a client whose handshake is
+/// dropped waits a second to try again.
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// Binds one TCP listener per address on `port` (0 lets the kernel choose).
 pub async fn bind(addrs: &[Ipv4Addr], port: u16) -> anyhow::Result<Vec<TcpListener>> {
     let mut out = Vec::with_capacity(addrs.len());
     for &ip in addrs {
         let addr = SocketAddrV4::new(ip, port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| crate::tftp::bind_error("HTTP", addr, e))?;
+        let listen = || {
+            let socket = TcpSocket::new_v4()?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr.into())?;
+            socket.listen(LISTEN_BACKLOG)
+        };
+        let listener = listen().map_err(|e| crate::tftp::bind_error("HTTP", addr, e))?;
         out.push(listener);
     }
     Ok(out)
