@@ -113,33 +113,41 @@ fn open(server: SocketAddr, dribbler: bool) -> std::io::Result<Held> {
     })
 }
 
-/// Dribbles and reads `held`; false once the server has closed it, then
-/// recorded in `report`.
-fn poll(held: &mut Held, progress: &Progress, report: &mut Report) -> bool {
-    let now = Instant::now();
-    let mut open = true;
-    if held.dribbler && now >= held.next_byte {
-        match (&held.socket).write(&[dribble_byte(held.sent)]) {
-            Ok(_) => {
-                held.sent += 1;
-                held.next_byte = now + DRIBBLE_EVERY;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => open = false,
-        }
-    }
+/// Reads what the server sent on `held`; false once it has closed it.
+fn read_side(held: &mut Held, progress: &Progress) -> bool {
     let mut buf = [0u8; 4096];
-    while open {
+    loop {
         match (&held.socket).read(&mut buf) {
-            Ok(0) => open = false,
+            Ok(0) => return false,
             Ok(n) => {
                 if held.got.is_empty() && buf.starts_with(b"HTTP/1.1 503") {
                     progress.refusals_seen.fetch_add(1, Ordering::Relaxed);
                 }
                 held.got.extend_from_slice(&buf[..n]);
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(_) => open = false,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Reads and dribbles `held`; false once the server has closed it, then
+/// recorded in `report`.
+fn poll(held: &mut Held, progress: &Progress, report: &mut Report) -> bool {
+    let now = Instant::now();
+    let mut open = read_side(held, progress);
+    if open && held.dribbler && now >= held.next_byte {
+        match (&held.socket).write(&[dribble_byte(held.sent)]) {
+            Ok(_) => {
+                held.sent += 1;
+                held.next_byte = now + DRIBBLE_EVERY;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => {
+                // Whatever came before the reset is still there to read.
+                read_side(held, progress);
+                open = false;
+            }
         }
     }
     if open {
@@ -186,7 +194,11 @@ fn hold(server: SocketAddr, progress: Arc<Progress>) -> Report {
                     break;
                 }
             }
-            progress.opened.fetch_add(1, Ordering::Relaxed);
+            // Opening hundreds can take a while on a busy machine: the
+            // dribblers keep dribbling meanwhile.
+            if progress.opened.fetch_add(1, Ordering::Relaxed) % 16 == 15 {
+                held.retain_mut(|h| poll(h, &progress, &mut report));
+            }
         }
         held.retain_mut(|h| poll(h, &progress, &mut report));
         thread::sleep(Duration::from_millis(20));
@@ -347,14 +359,18 @@ fn held_connections_from_one_address_neither_exhaust_fds_nor_stall_another_downl
             "a silent connection was closed after {lived:?}, not {window:?}; {summary}"
         );
     }
-    assert!(!report.dribbler_closed.is_empty(), "{summary}");
     for (lived, sent) in &report.dribbler_closed {
         assert!(
-            window.contains(lived) && *sent >= 2,
+            window.contains(lived),
             "a connection dribbling its header ({sent} bytes sent) was closed after {lived:?}, \
              not {window:?}; {summary}"
         );
     }
+    // Bytes kept coming (one per 100 ms) and still the header timeout cut it.
+    assert!(
+        report.dribbler_closed.iter().any(|&(_, sent)| sent >= 5),
+        "no connection that kept dribbling its header was closed; {summary}"
+    );
     assert!(
         report.oldest_unanswered < HEADER_TIMEOUT * 5,
         "a connection was still open without a request after {:?}; {summary}",
