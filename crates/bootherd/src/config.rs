@@ -258,6 +258,19 @@ pub struct HttpConfig {
     pub port: u16,
     /// The directory served; defaults to the TFTP root.
     pub root: Option<PathBuf>,
+    /// Connections open at once from all clients; past it a client gets a 503.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; past it that client
+    /// gets a 503.
+    pub max_connections_per_client: usize,
+    /// Time a client has to send a request line and headers, from connecting or
+    /// from the end of the previous response, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// Time a connection may move no byte either way before it is closed, in
+    /// milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Largest request line plus headers, in bytes; past it the client gets a 431.
+    pub max_request_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -266,9 +279,62 @@ impl Default for HttpConfig {
             enabled: true,
             port: 80,
             root: None,
+            max_connections: 512,
+            max_connections_per_client: 32,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 30_000,
+            max_request_bytes: 16_384,
         }
     }
 }
+
+impl HttpConfig {
+    /// Refuses limits that cannot work: the key and why.
+    pub fn check_limits(&self) -> Result<(), (&'static str, String)> {
+        let outside =
+            |key: &'static str, value: u64, range: std::ops::RangeInclusive<u64>| match range
+                .contains(&value)
+            {
+                true => Ok(()),
+                false => Err((
+                    key,
+                    format!("{value} is outside {}..={}", range.start(), range.end()),
+                )),
+            };
+        let max = self.max_connections as u64;
+        outside("http.max_connections", max, 1..=MAX_HTTP_CONNECTIONS)?;
+        let per_client = self.max_connections_per_client as u64;
+        outside("http.max_connections_per_client", per_client, 1..=max).map_err(|(key, m)| {
+            match per_client > max {
+                true => (key, format!("{m}: it cannot exceed http.max_connections")),
+                false => (key, m),
+            }
+        })?;
+        outside(
+            "http.header_timeout_ms",
+            self.header_timeout_ms,
+            100..=600_000,
+        )?;
+        outside(
+            "http.idle_timeout_ms",
+            self.idle_timeout_ms,
+            1000..=3_600_000,
+        )?;
+        outside(
+            "http.max_request_bytes",
+            self.max_request_bytes as u64,
+            1024..=MAX_HTTP_REQUEST_BYTES,
+        )
+    }
+}
+
+/// The most HTTP connections the configuration may allow: each holds a file
+/// descriptor and buffers.
+const MAX_HTTP_CONNECTIONS: u64 = 65_536;
+
+/// The largest request head the configuration may allow; hyper's read buffer
+/// (about 400 KiB) must hold it.
+const MAX_HTTP_REQUEST_BYTES: u64 = 262_144;
 
 /// proxyDHCP settings: which firmware gets which boot file. An empty string turns
 /// a client kind off; such clients get no answer and one log line saying why.
@@ -507,6 +573,9 @@ impl Config {
                 ),
             ));
         }
+        self.http
+            .check_limits()
+            .map_err(|(key, message)| invalid(key, message))?;
         self.inventory(origin)?;
         self.renderer(origin)?;
         if t.enabled {
@@ -634,5 +703,53 @@ root = "/srv/http"
         c.tftp.root = PathBuf::from("/nonexistent/bootherd");
         let err = c.validate(Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("tftp.root"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_parse_and_bad_ones_are_refused() {
+        let c = Config::parse(
+            "[http]\nmax_connections = 100\nmax_connections_per_client = 4\n\
+             header_timeout_ms = 2000\nidle_timeout_ms = 5000\nmax_request_bytes = 8192\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.http.max_connections,
+                c.http.max_connections_per_client,
+                c.http.header_timeout_ms,
+                c.http.idle_timeout_ms,
+                c.http.max_request_bytes
+            ),
+            (100, 4, 2000, 5000, 8192)
+        );
+        assert_eq!(c.http.check_limits(), Ok(()));
+        assert_eq!(HttpConfig::default().check_limits(), Ok(()));
+        let refused = |edit: fn(&mut HttpConfig), key: &str| {
+            let mut c = Config::defaults();
+            c.tftp.root = std::env::temp_dir();
+            edit(&mut c.http);
+            let err = c.validate(Path::new("x.toml")).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("x.toml: {key}: ")), "{err}");
+            err
+        };
+        refused(|h| h.max_connections = 0, "http.max_connections");
+        refused(|h| h.max_connections = 10_000_000, "http.max_connections");
+        refused(
+            |h| h.max_connections_per_client = 0,
+            "http.max_connections_per_client",
+        );
+        let err = refused(
+            |h| h.max_connections_per_client = 513,
+            "http.max_connections_per_client",
+        );
+        assert!(err.contains("cannot exceed http.max_connections"), "{err}");
+        refused(|h| h.header_timeout_ms = 0, "http.header_timeout_ms");
+        refused(
+            |h| h.header_timeout_ms = 86_400_000,
+            "http.header_timeout_ms",
+        );
+        refused(|h| h.idle_timeout_ms = 0, "http.idle_timeout_ms");
+        refused(|h| h.max_request_bytes = 10, "http.max_request_bytes");
+        refused(|h| h.max_request_bytes = 1 << 30, "http.max_request_bytes");
     }
 }

@@ -1,31 +1,61 @@
 //! The HTTP service: serves the same files as TFTP over HTTP/1.1, with Range support,
 //! for iPXE, UEFI HTTP boot and the Raspberry Pi HTTP boot mode.
+//!
+//! Every connection lives within [`HttpLimits`]: caps on connections in all and
+//! per client address ([`caps`], with a 503 past them from [`refuse`]), a
+//! header timeout and a request-size limit (hyper's), and an idle timeout
+//! ([`idle`]). [`connection`] serves one connection within them.
+
+pub mod caps;
+pub mod connection;
+pub mod idle;
+pub mod limits;
+pub mod refuse;
+
+#[cfg(test)]
+mod tests;
+
+pub use limits::HttpLimits;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
 use axum::Router;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tracing::{info, warn};
 
+use self::caps::ConnectionCaps;
+use self::connection::Serving;
+use self::refuse::Refuser;
+use crate::shutdown::Shutdown;
+use crate::throttle::Throttle;
 use crate::vfs::{clean_path, ClientInfo, Content, FileSource, VfsError};
+
+/// Connections the kernel may hold completed for us before we accept them (the
+/// kernel caps it at `net.core.somaxconn`). tokio's default, 128, overflows
+/// when hundreds of clients connect at once, and a client whose handshake is
+/// dropped waits a second to try again.
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// Binds one TCP listener per address on `port` (0 lets the kernel choose).
 pub async fn bind(addrs: &[Ipv4Addr], port: u16) -> anyhow::Result<Vec<TcpListener>> {
     let mut out = Vec::with_capacity(addrs.len());
     for &ip in addrs {
         let addr = SocketAddrV4::new(ip, port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| crate::tftp::bind_error("HTTP", addr, e))?;
+        let listen = || {
+            let socket = TcpSocket::new_v4()?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr.into())?;
+            socket.listen(LISTEN_BACKLOG)
+        };
+        let listener = listen().map_err(|e| crate::tftp::bind_error("HTTP", addr, e))?;
         out.push(listener);
     }
     Ok(out)
@@ -36,19 +66,98 @@ pub fn router(source: Arc<dyn FileSource>) -> Router {
     Router::new().fallback(serve_file).with_state(source)
 }
 
-/// Serves HTTP on every listener until the task is dropped.
-pub async fn run(listeners: Vec<TcpListener>, source: Arc<dyn FileSource>) {
-    let app = router(source);
-    let mut servers = tokio::task::JoinSet::new();
+/// Serves HTTP on every listener, within `limits`, until `shutdown` stops it:
+/// then the listeners close and `run` returns; the connections, spawned on
+/// `shutdown`, finish their response in flight, or are dropped when it aborts.
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    source: Arc<dyn FileSource>,
+    limits: HttpLimits,
+    shutdown: Shutdown,
+) {
+    let service = Arc::new(Service {
+        caps: ConnectionCaps::new(limits.max_connections, limits.max_connections_per_client),
+        refuser: Refuser::default(),
+        serving: Serving::new(router(source), limits),
+        accept_errors: Throttle::default(),
+    });
+    let mut loops = tokio::task::JoinSet::new();
     for listener in listeners {
-        let service = app.clone().into_make_service_with_connect_info::<Ends>();
-        servers.spawn(async move {
-            if let Err(err) = axum::serve(listener, service).await {
-                warn!(%err, "http: server stopped");
-            }
-        });
+        loops.spawn(accept_loop(
+            listener,
+            Arc::clone(&service),
+            shutdown.clone(),
+        ));
     }
-    while servers.join_next().await.is_some() {}
+    while loops.join_next().await.is_some() {}
+}
+
+/// How long to wait after `accept` fails for want of resources (file descriptors).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// What every listener of one service shares.
+struct Service {
+    caps: Arc<ConnectionCaps>,
+    refuser: Refuser,
+    serving: Serving,
+    accept_errors: Throttle,
+}
+
+/// Accepts connections on `listener` until `shutdown` stops; each goes to
+/// [`Serving`] when the caps admit it, to the [`Refuser`] when not.
+async fn accept_loop(listener: TcpListener, service: Arc<Service>, shutdown: Shutdown) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = shutdown.stopping() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            // A connection that went away before it was accepted is no news.
+            Err(err) if is_connection_error(&err) => continue,
+            // Out of file descriptors or memory: wait a little for some to come free.
+            Err(err) => {
+                service.accept_failed(&listener, &err);
+                tokio::select! {
+                    () = shutdown.stopping() => return,
+                    () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
+                }
+                continue;
+            }
+        };
+        match service.caps.admit(peer.ip()) {
+            Ok(admission) => {
+                let service = Arc::clone(&service);
+                let stop = shutdown.clone();
+                shutdown.spawn(async move {
+                    service.serving.serve(stream, peer, admission, stop).await;
+                });
+            }
+            Err(refusal) => service
+                .refuser
+                .refuse(stream, peer.ip(), refusal, &shutdown),
+        }
+    }
+}
+
+impl Service {
+    fn accept_failed(&self, listener: &TcpListener, err: &std::io::Error) {
+        if let Some(count) = self.accept_errors.due_now() {
+            let addr = listener.local_addr().ok();
+            warn!(?addr, %err, failures = count, "http: accept failed");
+        }
+    }
+}
+
+/// Errors of one connection that went away before it was accepted; the
+/// listener itself is fine.
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }
 
 /// Both ends of an HTTP connection: who asks, and which of our addresses they asked.
@@ -58,17 +167,6 @@ pub struct Ends {
     pub peer: SocketAddr,
     /// Our address the client connected to.
     pub local: SocketAddr,
-}
-
-impl Connected<IncomingStream<'_, TcpListener>> for Ends {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        let peer = *stream.remote_addr();
-        let local = stream
-            .io()
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        Ends { peer, local }
-    }
 }
 
 async fn serve_file(

@@ -128,7 +128,12 @@ pub async fn run(
             list_addrs(listeners.iter().map(|l| l.local_addr()))
         );
         let source: Arc<dyn FileSource> = Arc::new(tree.clone());
-        services.spawn(crate::http::run(listeners, source));
+        services.spawn(crate::http::run(
+            listeners,
+            source,
+            (&config.http).into(),
+            shutdown.clone(),
+        ));
     }
     let mut proxy = None;
     let mut server = None;
@@ -361,6 +366,9 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
     }
     if (old.http.enabled, old.http.port) != (config.http.enabled, config.http.port) {
         restart.push("http.enabled/port");
+    }
+    if crate::http::HttpLimits::from(&old.http) != (&config.http).into() {
+        restart.push("http limits");
     }
     if (old.proxy.enabled, old.proxy.port, old.proxy.pxe_port)
         != (

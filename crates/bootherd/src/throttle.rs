@@ -15,6 +15,14 @@ pub(crate) struct Throttle {
 impl Throttle {
     /// Counts one occurrence at `now`; if a warning is due, returns how many
     /// occurrences it speaks for.
+    /// [`Throttle::due`] at the current time.
+    pub(crate) fn due_now(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.due(now)
+    }
+
     pub(crate) fn due(&self, now: u64) -> Option<u64> {
         let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         let last = self.last.load(Ordering::Relaxed);

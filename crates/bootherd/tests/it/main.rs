@@ -9,6 +9,7 @@ mod dhcp_conflict;
 mod dhcp_durability;
 mod dhcp_lab;
 mod hostile;
+mod http_limits;
 mod inventory;
 mod least_privilege;
 mod lifecycle;
