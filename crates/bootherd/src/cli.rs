@@ -107,6 +107,10 @@ pub struct ProbeArgs {
     /// last three bytes, as on a Pi 3].
     #[arg(long, value_name = "HEX8", value_parser = parse_serial)]
     pub serial: Option<u32>,
+    /// Which folder a Pi 4/5 tries first, as its EEPROM's `TFTP_PREFIX`: `serial`
+    /// (0, `9ffefdef/`) or `mac` (2, `dc-a6-32-01-36-c2/`).
+    #[arg(long, value_name = "serial|mac", default_value = "serial", value_parser = parse_tftp_prefix)]
+    pub tftp_prefix: bootherd_proto::emulate::TftpPrefix,
     /// Seconds the DHCP phase lasts [default: the firmware's own: 25 for the Pi 3,
     /// 45 for the Pi 4/5, 60 for PXE, 34 for U-Boot]; a shorter one keeps the number
     /// of retries and shortens the gaps.
@@ -131,6 +135,15 @@ fn parse_mac(text: &str) -> Result<[u8; 6], String> {
 
 fn parse_serial(text: &str) -> Result<u32, String> {
     bootherd_proto::emulate::parse_serial(text).ok_or_else(|| "expected up to 8 hex digits".into())
+}
+
+fn parse_tftp_prefix(text: &str) -> Result<bootherd_proto::emulate::TftpPrefix, String> {
+    use bootherd_proto::emulate::TftpPrefix;
+    match text {
+        "serial" | "0" => Ok(TftpPrefix::Serial),
+        "mac" | "2" => Ok(TftpPrefix::Mac),
+        _ => Err("expected serial (TFTP_PREFIX=0) or mac (TFTP_PREFIX=2)".into()),
+    }
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
@@ -197,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             interface: args.interface,
             mac: args.mac,
             serial: args.serial,
+            tftp_prefix: args.tftp_prefix,
             timeout: args.timeout,
             json: args.json,
             save: args.save,

@@ -70,6 +70,10 @@ impl Server<'_> {
     }
 }
 
+/// The BIOS boot file of a classic syslinux tree, tried when `proxy.bios` is left
+/// at its default and that file is missing.
+const SYSLINUX_BIOS: &str = "pxelinux.0";
+
 /// Where a Pi 4/5 looks for its files, each ending in `/` (the root is ""): the
 /// root, its serial folder when option 97 carries the serial, and its MAC
 /// folder in the lowercase and uppercase spellings the bootloader docs show.
@@ -164,6 +168,18 @@ pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan 
                 answer: ProxyAnswer::PxeDirect { file },
                 delay: no_delay,
             },
+            // Left at its default, `bios` also finds a classic syslinux tree's
+            // pxelinux.0, so `serve --root <that tree> --proxy` boots it as is.
+            Err(_)
+                if config.bios == ProxyConfig::default().bios && (server.exists)(SYSLINUX_BIOS) =>
+            {
+                Plan::Answer {
+                    answer: ProxyAnswer::PxeDirect {
+                        file: SYSLINUX_BIOS.into(),
+                    },
+                    delay: no_delay,
+                }
+            }
             Err(why) => Plan::Ignore(why.into()),
         },
         Firmware::UefiPxe => {
@@ -316,6 +332,42 @@ mod tests {
             decide(&pi, &config, &["9ffefdef/config.txt"], None),
             Plan::Ignore(_)
         ));
+    }
+
+    #[test]
+    fn bios_left_at_its_default_falls_back_to_pxelinux_0() {
+        let bios = client(Firmware::BiosPxe, Some(Arch::BiosX86));
+        let file = |plan| match answer(plan).0 {
+            ProxyAnswer::PxeDirect { file } => file,
+            other => panic!("{other:?}"),
+        };
+        let config = ProxyConfig::default();
+        assert_eq!(
+            file(decide(
+                &bios,
+                &config,
+                &["undionly.kpxe", "pxelinux.0"],
+                None
+            )),
+            "undionly.kpxe"
+        );
+        assert_eq!(
+            file(decide(&bios, &config, &["pxelinux.0"], None)),
+            "pxelinux.0"
+        );
+        assert_eq!(
+            ignored(decide(&bios, &config, &[], None)),
+            "boot file undionly.kpxe is not in the TFTP root"
+        );
+        // A file the user chose is not second-guessed.
+        let chosen = ProxyConfig {
+            bios: "lpxelinux.0".into(),
+            ..ProxyConfig::default()
+        };
+        assert_eq!(
+            ignored(decide(&bios, &chosen, &["pxelinux.0"], None)),
+            "boot file lpxelinux.0 is not in the TFTP root"
+        );
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct ProbeOptions {
     pub mac: Option<[u8; 6]>,
     /// Pi serial; `None` derives it from the MAC.
     pub serial: Option<u32>,
+    /// The folder a Pi 4/5 tries first.
+    pub tftp_prefix: emulate::TftpPrefix,
     /// Shortens (or lengthens) the DHCP phase.
     pub timeout: Option<Duration>,
     /// Print one JSON object instead of lines.
@@ -248,7 +250,8 @@ async fn probe(options: &ProbeOptions) -> Result<Report, ProbeError> {
     let mac = options
         .mac
         .unwrap_or_else(|| emulate::default_mac(kind, tail));
-    let machine = Machine::new(kind, mac, options.serial);
+    let mut machine = Machine::new(kind, mac, options.serial);
+    machine.tftp_prefix = options.tftp_prefix;
     let socket = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT))
         .map_err(ProbeError::Bind)?;
 
