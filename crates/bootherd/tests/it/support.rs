@@ -6,13 +6,15 @@
 
 mod bg;
 mod capture;
+mod dhcp_client;
 mod dnsmasq;
 
 pub use bg::{read_lossy, tail, wait_until, Bg};
 pub use capture::{
-    assert_classified, dhcp_packets, ipv4_source, key_fields, option_text, parse_mac, Capture,
-    Frame, WireDhcp, BOOTHERD_DHCP_REPLIES,
+    assert_classified, dhcp_packets, ipv4_source, key_fields, option_text, parse_mac,
+    udp_datagrams, Capture, Frame, WireDhcp, BOOTHERD_DHCP_REPLIES,
 };
+pub use dhcp_client::{owned_discover, owned_request, Answer, DhcpClient, BROADCAST_67};
 pub use dnsmasq::{Dnsmasq, LAN_DHCP_IP, LAN_RANGE};
 
 use std::ffi::OsStr;
@@ -474,6 +476,30 @@ impl Server {
         rust_log: Option<&str>,
     ) -> Server {
         Server::spawn(Server::serve(Some(ns), "--config", config, extra, rust_log))
+    }
+
+    /// [`Server::start_in_config`] with the server run under `wrapper` (a
+    /// program and its arguments, such as `strace -f -o FILE`), which must exec
+    /// or run the command that follows it. [`Server::pid`] is then the
+    /// wrapper's.
+    pub fn start_in_config_under(
+        ns: &str,
+        wrapper: &[&str],
+        config: &Path,
+        extra: &[&str],
+        rust_log: Option<&str>,
+    ) -> Server {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .args(wrapper)
+            .arg(BOOTHERD)
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(extra);
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        Server::spawn(cmd)
     }
 
     /// Runs `cmd` and waits until the server logs where TFTP and (unless
