@@ -11,6 +11,7 @@ mod dhcp_lab;
 mod http_range;
 mod inventory;
 mod lifecycle;
+mod logging;
 mod multihomed;
 mod probe;
 mod proxy_lan;
