@@ -10,6 +10,8 @@ mod dhcp_durability;
 mod dhcp_lab;
 mod http_range;
 mod inventory;
+mod lease_store_faults;
+mod lease_sync;
 mod lifecycle;
 mod logging;
 mod multihomed;
