@@ -11,7 +11,10 @@
 //! second interface, udhcpc broadcasts from 0.0.0.0 as a Pi does, and the
 //! reply must name and come from eth1's address. Every reply is checked on the
 //! wire (tcpdump on the server's interfaces) or at the client's socket: its IP
-//! source, and the server identifier (option 54) it carries.
+//! source, and the server identifier (option 54) it carries. A generated file
+//! (a machine's iPXE script, fetched over HTTP the same ways) must name the
+//! address it was fetched from (ARCHITECTURE: "a multi-homed server names
+//! itself correctly").
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
@@ -20,6 +23,7 @@ use std::time::Duration;
 use bootherd_proto::emulate::{discover, pxe_request, Emulated, Machine};
 use bootherd_proto::wire::dhcp::{DhcpPacket, PXE_PORT};
 
+use crate::dhcp_lab::write_tftp_config;
 use crate::support::{
     assert_file_eq, dhcp_packets, need_lab, pseudo_random_bytes, temp_dir, udp_datagrams,
     write_file, Capture, DhcpClient, Frame, Lab, RunOutput, Server, BROADCAST_67,
@@ -34,6 +38,10 @@ const CLI_C: Ipv4Addr = Ipv4Addr::new(10, 98, 0, 100);
 /// The lab's own addresses.
 const SRV_A: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const CLI_A: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
+
+/// A machine with an iPXE profile, and its generated script.
+const IPXE_MAC: &str = "52:54:00:12:34:56";
+const IPXE_SCRIPT: &str = "m/52-54-00-12-34-56/boot.ipxe";
 
 /// DHCP and PXE ports: what is not from these is TFTP.
 const DHCP_PORTS: [u16; 3] = [67, 68, PXE_PORT];
@@ -132,10 +140,24 @@ fn replies_leave_from_the_address_the_request_reached() {
     write_file(&root.join("undionly.kpxe"), b"not really undionly.kpxe");
     write_file(&root.join("ipxe.efi"), b"MZ not really ipxe.efi");
     write_file(&root.join("multi.bin"), &file);
+    let config = write_tftp_config(
+        dir.path(),
+        &root,
+        &format!(
+            "[proxy]\nenabled = true\n\
+             [profiles.pc]\nkind = \"ipxe\"\nkernel = \"vmlinuz\"\n\
+             [[machines]]\nname = \"pc\"\nmac = \"{IPXE_MAC}\"\nprofile = \"pc\"\n"
+        ),
+    );
     let lab = Lab::up();
     make_multihomed(&lab);
     // Started after the addresses exist: it listens on all of them.
-    let server = Server::start_in_with(&lab.srv(), &root, &["--proxy", "--no-http"], None);
+    let server = Server::start_in_config(&lab.srv(), &config, &[], None);
+    server.expect_log(
+        &["proxy listening on "],
+        Duration::from_secs(10),
+        "bootherd did not log `proxy listening on`",
+    );
     for addr in [SRV_A, SRV_B, SRV_C] {
         assert!(
             server.tftp.contains(&SocketAddrV4::new(addr, 69)),
@@ -252,6 +274,38 @@ fn replies_leave_from_the_address_the_request_reached() {
         describe_fetch("tftp-hpa from 10.98.0.1", &out)
     );
     assert_file_eq(&local, &file, "tftp-hpa from 10.98.0.1");
+
+    // 5. A generated file names the address it was fetched from: a machine's
+    //    iPXE script over HTTP, asked across subnets and on the second link.
+    for (client_ip, server_ip) in [(CLI_B, SRV_A), (CLI_A, SRV_B), (CLI_C, SRV_C)] {
+        let url = format!("http://{server_ip}/{IPXE_SCRIPT}");
+        let out = lab.exec(
+            &lab.cli(),
+            30,
+            &[
+                "curl",
+                "-sS",
+                "--max-time",
+                "20",
+                "--interface",
+                &client_ip.to_string(),
+                &url,
+            ],
+        );
+        assert!(out.success(), "{}", describe_fetch(&url, &out));
+        let want = format!("http://{server_ip}/m/");
+        let named: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("kernel "))
+            .collect();
+        if named.is_empty() || !named.iter().all(|l| l.contains(&want)) {
+            problems.push(format!(
+                "{url} fetched from {client_ip} does not name {server_ip}:\n{}",
+                out.stdout
+            ));
+        }
+    }
 
     let on_eth0 = eth0.stop();
     let on_eth1 = eth1.stop();
