@@ -131,6 +131,20 @@ fn on_path(tool: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
+/// Whether every program in `tools` is installed, for a test that needs no
+/// root. Prints `SKIP` and returns false when not, except under `CI=true`.
+pub fn need_tools(test: &str, tools: &[&str]) -> bool {
+    can_run(
+        test,
+        any_absent(
+            tools,
+            |t| !on_path(t),
+            "not installed",
+            "scripts/test installs them",
+        ),
+    )
+}
+
 /// [`need_root`], and every client program in `tools` installed (`scripts/test`
 /// installs them). Prints `SKIP` and returns false when not, except under `CI=true`.
 pub fn need_lab(test: &str, tools: &[&str]) -> bool {
