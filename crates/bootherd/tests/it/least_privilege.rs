@@ -216,10 +216,11 @@ impl PrivLab {
     /// bootherd in `NAME-srv`, run by `wrapper` (none: as root); returns once
     /// TFTP, HTTP, the proxy and the DHCP server listen.
     fn start(&self, wrapper: &[&str]) -> Server {
-        let server = Server::start_in_config_wrapped(
+        let server = Server::start_in_config_under(
             &self.lab.srv(),
             wrapper,
             &self.config,
+            &[],
             Some(LOG_LEVEL),
         );
         server.expect_lines(

@@ -6,13 +6,15 @@
 
 mod bg;
 mod capture;
+mod dhcp_client;
 mod dnsmasq;
 
 pub use bg::{read_lossy, tail, wait_until, Bg};
 pub use capture::{
-    assert_classified, dhcp_packets, ipv4_source, key_fields, option_text, parse_mac, Capture,
-    Frame, WireDhcp, BOOTHERD_DHCP_REPLIES,
+    assert_classified, dhcp_packets, ipv4_source, key_fields, option_text, parse_mac,
+    udp_datagrams, Capture, Frame, WireDhcp, BOOTHERD_DHCP_REPLIES,
 };
+pub use dhcp_client::{owned_discover, owned_request, Answer, DhcpClient, BROADCAST_67};
 pub use dnsmasq::{Dnsmasq, LAN_DHCP_IP, LAN_RANGE};
 
 use std::ffi::OsStr;
@@ -127,6 +129,20 @@ pub fn need_root(test: &str) -> bool {
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+/// Whether every program in `tools` is installed, for a test that needs no
+/// root. Prints `SKIP` and returns false when not, except under `CI=true`.
+pub fn need_tools(test: &str, tools: &[&str]) -> bool {
+    can_run(
+        test,
+        any_absent(
+            tools,
+            |t| !on_path(t),
+            "not installed",
+            "scripts/test installs them",
+        ),
+    )
 }
 
 /// [`need_root`], and every client program in `tools` installed (`scripts/test`
@@ -476,20 +492,24 @@ impl Server {
         Server::spawn(Server::serve(Some(ns), "--config", config, extra, rust_log))
     }
 
-    /// [`Server::start_in_config`] with bootherd run by `wrapper` (such as
-    /// `setpriv --reuid=...`), which `ip netns exec` starts and which must exec
-    /// bootherd in turn, so that [`Server::pid`] is bootherd's.
-    pub fn start_in_config_wrapped(
+    /// [`Server::start_in_config`] with the server run under `wrapper` (a
+    /// program and its arguments, such as `strace -f -o FILE`), which must exec
+    /// or run the command that follows it. [`Server::pid`] is then the
+    /// wrapper's, or bootherd's when the wrapper execs it (`setpriv`).
+    pub fn start_in_config_under(
         ns: &str,
         wrapper: &[&str],
         config: &Path,
+        extra: &[&str],
         rust_log: Option<&str>,
     ) -> Server {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns])
             .args(wrapper)
-            .args([BOOTHERD, "serve", "--config"])
-            .arg(config);
+            .arg(BOOTHERD)
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(extra);
         if let Some(level) = rust_log {
             cmd.env("RUST_LOG", level);
         }
