@@ -22,8 +22,10 @@ use crate::vfs::{clean_path, ClientInfo, FileSource, OpenFile, VfsError};
 
 /// IPv4 + UDP + TFTP DATA header: what a block must leave room for inside the MTU.
 const HEADER_OVERHEAD: u32 = 20 + 8 + 4;
-/// Netascii files are converted in memory; larger ones are refused.
-const NETASCII_LIMIT: u64 = 64 << 20;
+/// Netascii files are converted in memory; larger ones are refused. Netascii is
+/// for text (boot menus, configs); the bound keeps a client that opens many
+/// netascii transfers of a large file from costing more than a few MiB each.
+const NETASCII_LIMIT: u64 = 1 << 20;
 
 /// Settings a running service needs, taken from [`TftpConfig`].
 #[derive(Debug, Clone)]

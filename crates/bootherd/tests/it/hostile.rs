@@ -340,7 +340,7 @@ fn a_hostile_neighbour_cannot_break_the_server_or_starve_a_client() {
     let settled = wait_until(Duration::from_secs(30), || {
         server
             .rss_kib()
-            .is_some_and(|rss| rss <= idle_rss + 16 * 1024)
+            .is_some_and(|rss| rss <= idle_rss + 8 * 1024)
     });
     let end_rss = server.rss_kib().unwrap_or(0);
     assert!(

@@ -4,6 +4,7 @@
 //! pass when those are missing, except under `CI=true`, where they fail.
 
 mod cli;
+mod compat_trees;
 mod dhcp_clients;
 mod dhcp_conflict;
 mod dhcp_durability;

@@ -48,8 +48,8 @@ use crate::support::{
     LAN_RANGE, SERVER_IP,
 };
 
-const QEMU: &str = "qemu-system-aarch64";
-const UBOOT_BIN: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+pub(crate) const QEMU: &str = "qemu-system-aarch64";
+pub(crate) const UBOOT_BIN: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
 /// Debian 12's arm64 installer kernel: a real arm64 `Image` (about 33 MB).
 const ARM64_KERNEL: &str =
     "/usr/lib/debian-installer/images/12/arm64/text/debian-installer/arm64/linux";
@@ -64,7 +64,7 @@ const FOREIGN_MAC: &str = "52:54:00:99:00:f7";
 const BOARD_DIR: &str = "rock64/5254009900a1";
 /// `fdt_addr_r` as a real board defines it, clear of kernel (0x40400000, 33 MB)
 /// and initrd (0x44000000) in QEMU's 512 MiB at 0x40000000.
-const FDT_ADDR_R: &str = "0x48000000";
+pub(crate) const FDT_ADDR_R: &str = "0x48000000";
 
 /// Longest a single console command may take (`pxe get` asks many names when the
 /// first is missing; each miss costs U-Boot ~10 timeouts).
@@ -182,7 +182,7 @@ impl Drop for Console {
 /// U-Boot `qemu_arm64` under QEMU on tap `tap` of the lab bridge, stopped at its
 /// prompt with `autoload no` (so `dhcp` only binds). Drops the console first,
 /// then QEMU (its whole process group).
-struct Uboot {
+pub(crate) struct Uboot {
     console: Console,
     qemu: Bg,
     mac: String,
@@ -191,7 +191,7 @@ struct Uboot {
 }
 
 impl Uboot {
-    fn start(lab: &Lab, dir: &Path, tap: &str, mac: &str) -> Uboot {
+    pub(crate) fn start(lab: &Lab, dir: &Path, tap: &str, mac: &str) -> Uboot {
         let tag = format!("qemu-{}", mac.replace(':', ""));
         let socket = dir.join(format!("{tag}.sock"));
         let _ = std::fs::remove_file(&socket);
@@ -245,7 +245,7 @@ impl Uboot {
 
     /// Types `line` and waits for the next prompt; returns what the command
     /// printed (without the echoed line and the prompt).
-    fn command(&mut self, line: &str, limit: Duration) -> String {
+    pub(crate) fn command(&mut self, line: &str, limit: Duration) -> String {
         self.console.send(format!("{line}\r").as_bytes());
         let out = self.step("\n=> ", limit);
         let out = out.strip_suffix("\n=> ").unwrap_or(&out);
@@ -282,7 +282,7 @@ fn env_value(guest: &mut Uboot, name: &str) -> Option<String> {
 
 /// Each `Retrieving file: P` in `output` with the `Bytes transferred = N` that
 /// ends it (`None` when the fetch failed).
-fn retrieved_files(output: &str) -> Vec<(String, Option<u64>)> {
+pub(crate) fn retrieved_files(output: &str) -> Vec<(String, Option<u64>)> {
     let mut files = Vec::new();
     for chunk in output.split("Retrieving file: ").skip(1) {
         let path = chunk.lines().next().unwrap_or_default().trim().to_string();
