@@ -147,6 +147,38 @@ fn rows() -> Vec<Row> {
             "tftp.retries",
         ),
         row(
+            "per-client transfers",
+            tftp(&format!("max_transfers_per_client = 0 {HERE}\n")),
+            "tftp.max_transfers_per_client",
+        ),
+        row(
+            "client timeout",
+            tftp(&format!("max_client_timeout_secs = 0 {HERE}\n")),
+            "tftp.max_client_timeout_secs",
+        ),
+        row(
+            "stall limit",
+            tftp(&format!("stall_timeout_ms = 10 {HERE}\n")),
+            "tftp.stall_timeout_ms",
+        ),
+        row(
+            "rewrite pattern",
+            tftp(&format!("[[tftp.rewrite]]\nfrom = '(' {HERE}\nto = ''\n")),
+            "tftp.rewrite[0].from",
+        ),
+        row(
+            "rewrite shape",
+            tftp(&format!(
+                "[[tftp.rewrite]] {HERE}\nlowercase = true\nfrom = 'a'\n"
+            )),
+            "tftp.rewrite[0]",
+        ),
+        row(
+            "shutdown grace",
+            tftp(&format!("[service]\nshutdown_grace_ms = 3600000 {HERE}\n")),
+            "service.shutdown_grace_ms",
+        ),
+        row(
             "pi delay",
             tftp(&format!("[proxy]\nrpi_reply_delay_ms = 20000 {HERE}\n")),
             "proxy.rpi_reply_delay_ms",
