@@ -1,8 +1,12 @@
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
 use super::*;
 use crate::client::{classify, Firmware, RpiModel};
 use crate::golden;
 use crate::proxy::{proxy_offer, ProxyAnswer};
 use crate::wire::dhcp::BOOTREPLY;
+use crate::wire::dhcp::{code, DhcpPacket, MessageType};
 
 const LAN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 const PROXY: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
