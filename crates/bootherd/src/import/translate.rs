@@ -1,0 +1,1819 @@
+//! From what dnsmasq and tftpd-hpa were told to what bootherd is told.
+//!
+//! Every line ends up in exactly one of three places: cited by the key it
+//! became, listed as needing no key (bootherd behaves so without one), or
+//! listed as not translated with the reason. A line nothing claimed is listed as
+//! not translated: nothing is dropped silently.
+//!
+//! The decisions, with the reason for each, are in docs/IMPORT.md; in short:
+//! - proxyDHCP answers: for each kind of client bootherd tells apart, the file
+//!   dnsmasq would give it ([`super::tags`]), one key per kind;
+//! - dnsmasq as a DHCP server: bootherd owns only the hosts dnsmasq gave a boot
+//!   file to (`dhcp-host` with a MAC) and vendor classes selected for one, and
+//!   leaves every other client to the LAN's DHCP server;
+//! - `[[machines]]` only where a profile reproduces what dnsmasq did: a host
+//!   given its own UEFI boot file becomes an `efi` machine. A U-Boot board is not
+//!   listed: a pxelinux profile would generate `pxelinux.cfg/01-<mac>` in place of
+//!   the hand-written file in the tree.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use toml::Value;
+
+use super::dnsmasq::{
+    csa_name, DhcpBoot, DhcpHost, DhcpRange, Directive, PxeBoot, PxeService, RangeMode,
+};
+use super::tags::{choose_boot, choose_service, Choice, Client, Rules, Tri};
+use super::tftpd_hpa::Setting;
+use super::{Entry, Origin};
+
+/// What to translate.
+pub struct Inputs<'a> {
+    /// The dnsmasq lines, includes followed.
+    pub dnsmasq: &'a [Entry<Directive>],
+    /// The tftpd-hpa settings.
+    pub tftpd: &'a [Entry<Setting>],
+    /// The files, for the header.
+    pub sources: &'a [String],
+    /// `--tftp-root`: the tree to serve instead of the one the files name.
+    pub tftp_root: Option<&'a Path>,
+}
+
+/// The configuration to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// Comment lines at the top.
+    pub header: Vec<String>,
+    /// Tables, in order.
+    pub tables: Vec<Table>,
+    /// Lines that need no key.
+    pub no_key: Vec<Note>,
+    /// Lines not translated.
+    pub not_translated: Vec<Note>,
+}
+
+/// One TOML table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// `tftp`, `dhcp.pool`.
+    pub name: String,
+    /// `[[name]]`.
+    pub array: bool,
+    /// Comment lines above it.
+    pub comments: Vec<String>,
+    /// Its keys.
+    pub keys: Vec<Key>,
+}
+
+/// One key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: Value,
+    /// Where it comes from.
+    pub comment: String,
+}
+
+/// A line and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The line as written.
+    pub text: String,
+    /// Where.
+    pub origin: Origin,
+    /// Why it needs no key, or why it is not translated.
+    pub why: String,
+}
+
+#[derive(Debug, Clone)]
+enum Fate {
+    Used,
+    NoKey(String),
+    NotTranslated(String),
+}
+
+/// A line: a dnsmasq entry or a tftpd-hpa one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    D(usize),
+    T(usize),
+}
+
+/// The kinds of client bootherd's proxy tells apart, with the key each one's
+/// boot file goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bios,
+    UefiX64,
+    UefiIa32,
+    UefiArm64,
+    Ipxe,
+    IpxeEfi,
+    HttpX64,
+    HttpArm64,
+}
+
+impl Kind {
+    fn client(self) -> Client {
+        match self {
+            Kind::Bios => Client::pxe(0, "PXEClient:Arch:00000:UNDI:002001"),
+            Kind::UefiIa32 => Client::pxe(6, "PXEClient:Arch:00006:UNDI:003016"),
+            Kind::UefiX64 => Client::pxe(7, "PXEClient:Arch:00007:UNDI:003016"),
+            Kind::UefiArm64 => Client::pxe(11, "PXEClient:Arch:00011:UNDI:003016"),
+            Kind::Ipxe => Client {
+                user_class: Some("iPXE".into()),
+                ipxe_options: Some(true),
+                ..Client::pxe(0, "PXEClient:Arch:00000:UNDI:002001")
+            },
+            Kind::IpxeEfi => Client {
+                user_class: Some("iPXE".into()),
+                ipxe_options: Some(true),
+                ..Client::pxe(7, "PXEClient:Arch:00007:UNDI:003010")
+            },
+            Kind::HttpX64 => Client::pxe(16, "HTTPClient:Arch:00016:UNDI:003001"),
+            Kind::HttpArm64 => Client::pxe(19, "HTTPClient:Arch:00019:UNDI:003001"),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Bios => "BIOS PXE",
+            Kind::UefiX64 => "UEFI x64 PXE (option 93 = 7)",
+            Kind::UefiIa32 => "UEFI IA32 PXE (option 93 = 6)",
+            Kind::UefiArm64 => "UEFI ARM64 PXE (option 93 = 11)",
+            Kind::Ipxe => "iPXE",
+            Kind::IpxeEfi => "iPXE on UEFI",
+            Kind::HttpX64 => "UEFI x64 HTTP boot (option 93 = 16)",
+            Kind::HttpArm64 => "UEFI ARM64 HTTP boot (option 93 = 19)",
+        }
+    }
+
+    /// HTTP boot firmware sends `HTTPClient`, not `PXEClient`: dnsmasq never
+    /// offers it a PXE menu.
+    fn sees_menus(self) -> bool {
+        !matches!(self, Kind::HttpX64 | Kind::HttpArm64)
+    }
+}
+
+/// What dnsmasq gives one kind of client.
+#[derive(Debug, Clone, Default)]
+struct Given {
+    /// The boot file, if any.
+    file: Option<String>,
+    /// The line it comes from.
+    from: Option<Line>,
+    /// Decided by a PXE-specific line (a `pxe-service`, or a tagged `dhcp-boot`).
+    specific: bool,
+    /// Why there is no file, when a line was involved.
+    why_none: Option<String>,
+    /// A line that would have applied but cannot be followed, with why.
+    unusable: Option<(Line, String)>,
+}
+
+/// Builds the bootherd configuration.
+pub fn translate(inputs: &Inputs<'_>) -> Draft {
+    Translator::new(inputs).run()
+}
+
+struct Translator<'a> {
+    inputs: &'a Inputs<'a>,
+    fates_d: Vec<Option<Fate>>,
+    fates_t: Vec<Option<Fate>>,
+    rules: Rules,
+    boots: Vec<Entry<DhcpBoot>>,
+    boot_lines: Vec<usize>,
+    services: Vec<Entry<PxeService>>,
+    service_lines: Vec<usize>,
+    tables: Vec<Table>,
+    attention: Vec<String>,
+}
+
+fn key(name: &str, value: impl Into<Value>, comment: impl Into<String>) -> Key {
+    Key {
+        name: name.to_owned(),
+        value: value.into(),
+        comment: comment.into(),
+    }
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().cloned().map(Value::String).collect())
+}
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    bootherd_proto::client::format_mac(mac)
+}
+
+/// The path of an `http://host/path` URL, and its host.
+fn url_path(text: &str) -> Option<(&str, &str)> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Some((host, path))
+}
+
+/// Boot programs, which bootherd never hands to iPXE.
+const BINARY_SUFFIXES: [&str; 7] = [".kpxe", ".pxe", ".0", ".efi", ".kkpxe", ".lkrn", ".com"];
+
+/// dnsmasq options about DNS, which bootherd does not serve.
+const DNS_OPTIONS: [&str; 40] = [
+    "no-resolv",
+    "server",
+    "local",
+    "address",
+    "domain-needed",
+    "bogus-priv",
+    "cache-size",
+    "no-hosts",
+    "addn-hosts",
+    "expand-hosts",
+    "log-queries",
+    "no-poll",
+    "strict-order",
+    "all-servers",
+    "resolv-file",
+    "local-service",
+    "dnssec",
+    "trust-anchor",
+    "cname",
+    "host-record",
+    "srv-host",
+    "txt-record",
+    "ptr-record",
+    "mx-host",
+    "stop-dns-rebind",
+    "rebind-domain-ok",
+    "filterwin2k",
+    "localise-queries",
+    "auth-zone",
+    "auth-server",
+    "min-cache-ttl",
+    "max-cache-ttl",
+    "neg-ttl",
+    "local-ttl",
+    "dns-forward-max",
+    "query-port",
+    "ipset",
+    "nftset",
+    "servers-file",
+    "rev-server",
+];
+
+/// What to say about the dnsmasq options import has no key for, by name.
+fn other_fate(name: &str) -> Fate {
+    let no_key = |s: &str| Fate::NoKey(s.to_owned());
+    let not = |s: &str| Fate::NotTranslated(s.to_owned());
+    if DNS_OPTIONS.contains(&name) {
+        return not("DNS: bootherd serves no DNS");
+    }
+    match name {
+        "log-dhcp" => no_key("bootherd logs every DHCP decision (RUST_LOG=debug adds ordinary clients)"),
+        "keep-in-foreground" | "no-daemon" => {
+            no_key("bootherd stays in the foreground; run it from a service manager")
+        }
+        "bind-interfaces" | "bind-dynamic" => {
+            no_key("bootherd listens only on the interfaces and addresses of [net]")
+        }
+        "dhcp-no-override" => {
+            no_key("bootherd keeps the boot file and server name in their own fields (no option overload)")
+        }
+        "$ENABLED" => no_key("whether Debian starts dnsmasq; bootherd is started by its own service"),
+        "dhcp-leasefile" | "dhcp-lease" | "leasefile-ro" => not(
+            "bootherd keeps its own leases (dhcp.lease_db, SQLite); dnsmasq's lease file is not carried over",
+        ),
+        "log-facility" | "log-async" | "quiet-dhcp" | "quiet-tftp" => {
+            not("bootherd logs to standard error (the journal under systemd); RUST_LOG sets what")
+        }
+        "user" | "group" => not(
+            "bootherd keeps the identity it was started with unless [service] user is set; set it there \
+             if bootherd should drop to a user (who must exist where bootherd runs and can read the tree)",
+        ),
+        "pid-file" => not("a service manager keeps track of bootherd's process"),
+        "dhcp-authoritative" => {
+            not("bootherd answers only the clients it owns, never as the LAN's authoritative server")
+        }
+        "dhcp-ignore" => not(
+            "bootherd's DHCP server answers only the clients it owns and its proxy only boot firmware; \
+             it has no per-tag ignore",
+        ),
+        "tftp-unique-root" => not(
+            "bootherd serves one tree to every client; a client's own folder is used only when the \
+             client asks for it by name (a Pi's serial or MAC folder, pxelinux.cfg/01-<mac>)",
+        ),
+        "tftp-secure" => not(
+            "bootherd serves every regular file inside its root that it can read, whoever owns it: \
+             keep files that must not be served out of the tree",
+        ),
+        "tftp-lowercase" => not("bootherd does not change the case of requested names: name the files as clients ask for them"),
+        "tftp-no-blocksize" => not(
+            "bootherd always negotiates blksize; tftp.max_blksize = 512 grants no more than 512, \
+             which is not the same as ignoring the option",
+        ),
+        "tftp-port-range" | "tftp-single-port" => not("bootherd has no key for the ports of TFTP transfers"),
+        "tftp-no-fail" => not("bootherd does not start without its TFTP root"),
+        "dhcp-reply-delay" => not("bootherd delays only its answers to the Pi 3 boot ROM (proxy.rpi_reply_delay_ms)"),
+        "dhcp-pxe-vendor" => not("bootherd recognises boot firmware by its own rules (docs/PROTOCOLS.md)"),
+        "enable-ra" | "ra-param" | "dhcp-duid" | "quiet-ra" => not("IPv6: bootherd serves IPv4 only"),
+        "except-interface" | "no-dhcp-interface" => {
+            not("bootherd has no interface exclusions: list the interfaces it serves in net.interfaces")
+        }
+        "dhcp-script" | "dhcp-luascript" | "dhcp-scriptuser" | "script-arp" | "script-on-renewal" => {
+            not("bootherd runs no scripts on lease changes")
+        }
+        "read-ethers" => not("bootherd reads no /etc/ethers: owned MACs go in dhcp.own_macs and [[dhcp.reservation]]"),
+        "dhcp-hostsfile" | "dhcp-optsfile" | "dhcp-hostsdir" | "dhcp-optsdir" => not(
+            "import reads no host or option files: copy their lines into a configuration file to translate them",
+        ),
+        "conf-script" => not("import runs no scripts"),
+        "conf-file" => not("import reads only named files (not standard input or the default file)"),
+        "tag-if" | "dhcp-circuitid" | "dhcp-remoteid" | "dhcp-subscrid" | "dhcp-name-match" => not(
+            "import does not evaluate this tag rule: answers that depend on its tags are not translated",
+        ),
+        "domain" => not("bootherd sets a domain per pool (dhcp.pool.domain) only from a plain domain=NAME"),
+        _ if name.starts_with('$') => not("a variable of Debian's dnsmasq start script, not a dnsmasq option"),
+        _ => not("bootherd has no equivalent of this dnsmasq option"),
+    }
+}
+
+impl<'a> Translator<'a> {
+    fn new(inputs: &'a Inputs<'a>) -> Translator<'a> {
+        let mut boots = Vec::new();
+        let mut boot_lines = Vec::new();
+        let mut services = Vec::new();
+        let mut service_lines = Vec::new();
+        for (i, entry) in inputs.dnsmasq.iter().enumerate() {
+            match &entry.item {
+                Directive::DhcpBoot(b) => {
+                    boots.push(entry.with(b.clone()));
+                    boot_lines.push(i);
+                }
+                Directive::PxeService(s) => {
+                    services.push(entry.with(s.clone()));
+                    service_lines.push(i);
+                }
+                _ => {}
+            }
+        }
+        Translator {
+            inputs,
+            fates_d: vec![None; inputs.dnsmasq.len()],
+            fates_t: vec![None; inputs.tftpd.len()],
+            rules: Rules::new(inputs.dnsmasq),
+            boots,
+            boot_lines,
+            services,
+            service_lines,
+            tables: Vec::new(),
+            attention: Vec::new(),
+        }
+    }
+
+    fn origin(&self, line: Line) -> (&Origin, &str) {
+        match line {
+            Line::D(i) => (&self.inputs.dnsmasq[i].origin, &self.inputs.dnsmasq[i].text),
+            Line::T(i) => (&self.inputs.tftpd[i].origin, &self.inputs.tftpd[i].text),
+        }
+    }
+
+    /// `TEXT (file:line)`, and the line counts as used.
+    fn cite(&mut self, line: Line) -> String {
+        self.set(line, Fate::Used);
+        let (origin, text) = self.origin(line);
+        format!("{text} ({origin})")
+    }
+
+    fn set(&mut self, line: Line, fate: Fate) {
+        let slot = match line {
+            Line::D(i) => &mut self.fates_d[i],
+            Line::T(i) => &mut self.fates_t[i],
+        };
+        // Used wins; else the first word stays.
+        match (&slot, &fate) {
+            (None, _) | (Some(_), Fate::Used) => *slot = Some(fate),
+            _ => {}
+        }
+    }
+
+    fn not_translated(&mut self, line: Line, why: impl Into<String>) {
+        self.set(line, Fate::NotTranslated(why.into()));
+    }
+
+    fn no_key(&mut self, line: Line, why: impl Into<String>) {
+        self.set(line, Fate::NoKey(why.into()));
+    }
+
+    fn lines_where(&self, f: impl Fn(&Directive) -> bool) -> Vec<usize> {
+        (0..self.inputs.dnsmasq.len())
+            .filter(|&i| f(&self.inputs.dnsmasq[i].item))
+            .collect()
+    }
+
+    fn run(mut self) -> Draft {
+        for i in 0..self.inputs.dnsmasq.len() {
+            match &self.inputs.dnsmasq[i].item {
+                Directive::Invalid(why) => {
+                    let why = format!("cannot read it: {why}");
+                    self.not_translated(Line::D(i), why)
+                }
+                Directive::ConfFile(_) | Directive::ConfDir { .. } => {
+                    self.no_key(Line::D(i), "read by import: its lines follow in place")
+                }
+                _ => {}
+            }
+        }
+        self.net();
+        let (proxy_on, wants_http) = self.proxy();
+        let owned = self.dhcp();
+        self.machines(&owned);
+        self.tftp();
+        self.http(wants_http, proxy_on);
+        self.rest();
+        self.finish()
+    }
+
+    // -- [net] ---------------------------------------------------------------
+
+    fn net(&mut self) {
+        let mut keys = Vec::new();
+        let mut interfaces: Vec<String> = Vec::new();
+        let mut cited = Vec::new();
+        for i in self.lines_where(|d| matches!(d, Directive::Interface(_))) {
+            if let Directive::Interface(names) = &self.inputs.dnsmasq[i].item {
+                for n in names {
+                    if !interfaces.contains(n) {
+                        interfaces.push(n.clone());
+                    }
+                }
+            }
+            cited.push(self.cite(Line::D(i)));
+        }
+        if !interfaces.is_empty() {
+            keys.push(key("interfaces", strings(&interfaces), cited.join("; ")));
+        }
+        let mut listen: Vec<String> = Vec::new();
+        let mut cited = Vec::new();
+        for i in self.lines_where(|d| matches!(d, Directive::ListenAddress(_))) {
+            let Directive::ListenAddress(addrs) = &self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            if !interfaces.is_empty() {
+                self.not_translated(
+                    Line::D(i),
+                    "bootherd serves the interfaces of net.interfaces (from interface=); \
+                     it takes listen addresses instead of interfaces, not as well",
+                );
+                continue;
+            }
+            let usable: Vec<String> = addrs
+                .iter()
+                .filter(|a| !a.is_loopback())
+                .map(|a| a.to_string())
+                .collect();
+            if usable.is_empty() {
+                self.no_key(
+                    Line::D(i),
+                    "loopback: DHCP and boot firmware never come that way",
+                );
+                continue;
+            }
+            listen.extend(usable);
+            cited.push(self.cite(Line::D(i)));
+        }
+        // tftpd-hpa's address, when dnsmasq chose none.
+        for i in 0..self.inputs.tftpd.len() {
+            if let Setting::Address { ip: Some(ip), .. } = &self.inputs.tftpd[i].item {
+                if interfaces.is_empty() && listen.is_empty() {
+                    listen.push(ip.to_string());
+                    cited.push(self.cite(Line::T(i)));
+                } else if !listen.contains(&ip.to_string()) {
+                    self.not_translated(
+                        Line::T(i),
+                        "bootherd listens on the same addresses for every service: [net] comes from dnsmasq's lines",
+                    );
+                }
+            }
+        }
+        if !listen.is_empty() {
+            keys.push(key("listen", strings(&listen), cited.join("; ")));
+        }
+        if !keys.is_empty() {
+            self.table("net", vec![], keys);
+        }
+    }
+
+    fn table(&mut self, name: &str, comments: Vec<String>, keys: Vec<Key>) {
+        self.tables.push(Table {
+            name: name.to_owned(),
+            array: false,
+            comments,
+            keys,
+        });
+    }
+
+    // -- [proxy] -------------------------------------------------------------
+
+    /// What dnsmasq gives `client` of `kind`.
+    fn given(&self, kind: Kind, client: &Client) -> Given {
+        let mut given = Given::default();
+        if kind.sees_menus() {
+            match choose_service(&self.rules, &self.services, client) {
+                Choice::Chosen(entry) => {
+                    let line = Line::D(self.service_line(entry));
+                    given.specific = true;
+                    given.from = Some(line);
+                    let s = &entry.item;
+                    match (&s.boot, &s.server) {
+                        (PxeBoot::File(_), Some(server)) => {
+                            given.unusable = Some((
+                                line,
+                                format!(
+                                    "its file comes from another boot server ({server}); bootherd \
+                                     answers with files from its own tree: copy the file there"
+                                ),
+                            ));
+                            given.why_none =
+                                Some("the first menu entry names another server".into());
+                        }
+                        (PxeBoot::File(_), None) => given.file = s.boot.file(),
+                        (PxeBoot::Local, _) => {
+                            given.why_none = Some(format!(
+                                "the first menu entry, {:?}, boots from local disk",
+                                s.menu
+                            ))
+                        }
+                        (PxeBoot::ServiceType(t), _) => {
+                            given.unusable = Some((
+                                line,
+                                format!("a boot server search (service type {t}): bootherd answers with a file only"),
+                            ));
+                            given.why_none = Some(
+                                "the first menu entry searches for another boot server".into(),
+                            );
+                        }
+                    }
+                    return given;
+                }
+                Choice::Depends(entry, tag) => {
+                    let line = Line::D(self.service_line(entry));
+                    given.unusable = Some((line, depends(&tag)));
+                    given.why_none = Some(format!("which menu entry it gets depends on tag {tag}"));
+                    return given;
+                }
+                Choice::Nothing => {}
+            }
+        }
+        match choose_boot(&self.rules, &self.boots, client) {
+            Choice::Chosen(entry) => {
+                given.from = Some(Line::D(self.boot_line(entry)));
+                given.specific = !entry.item.tags.is_empty();
+                given.file = Some(entry.item.file.clone());
+            }
+            Choice::Depends(entry, tag) => {
+                let line = Line::D(self.boot_line(entry));
+                given.unusable = Some((line, depends(&tag)));
+                given.why_none = Some(format!("which file it gets depends on tag {tag}"));
+            }
+            Choice::Nothing => {}
+        }
+        given
+    }
+
+    fn boot_line(&self, entry: &Entry<DhcpBoot>) -> usize {
+        let at = self
+            .boots
+            .iter()
+            .position(|b| std::ptr::eq(b, entry))
+            .unwrap_or_default();
+        self.boot_lines[at]
+    }
+
+    fn service_line(&self, entry: &Entry<PxeService>) -> usize {
+        let at = self
+            .services
+            .iter()
+            .position(|s| std::ptr::eq(s, entry))
+            .unwrap_or_default();
+        self.service_lines[at]
+    }
+
+    /// Returns whether the proxy is on, and whether it needs HTTP.
+    fn proxy(&mut self) -> (bool, bool) {
+        let proxy_ranges = self
+            .lines_where(|d| matches!(d, Directive::DhcpRange(r) if r.mode == RangeMode::Proxy));
+        let kinds = [
+            Kind::Bios,
+            Kind::UefiX64,
+            Kind::UefiIa32,
+            Kind::UefiArm64,
+            Kind::Ipxe,
+            Kind::IpxeEfi,
+            Kind::HttpX64,
+            Kind::HttpArm64,
+        ];
+        let given: Vec<(Kind, Given)> = kinds
+            .iter()
+            .map(|&k| (k, self.given(k, &k.client())))
+            .collect();
+        let pi = self.raspberry_pi();
+        let specific =
+            pi.0 == Tri::Yes || given.iter().any(|(_, g)| g.specific && g.file.is_some());
+        let on = !proxy_ranges.is_empty() || specific;
+        if !on {
+            // Only an untagged dhcp-boot: dnsmasq gave every DHCP client that file.
+            if let Some((_, g)) = given.iter().find(|(_, g)| g.file.is_some()) {
+                if let Some(line) = g.from {
+                    let (origin, text) = self.origin(line);
+                    self.attention.push(format!(
+                        "dnsmasq, as this LAN's DHCP server, also gave {text} ({origin}) to any PXE \
+                         firmware that asked. bootherd boots PCs with proxyDHCP only when told to: \
+                         set [proxy] enabled = true and bios = \"{}\" if it should.",
+                        g.file.clone().unwrap_or_default()
+                    ));
+                }
+            }
+            return (false, false);
+        }
+        let mut keys = Vec::new();
+        let enabled_comment = if proxy_ranges.is_empty() {
+            "dnsmasq answered boot firmware as the LAN's DHCP server; bootherd gives boot answers only \
+             (proxyDHCP) and leaves addresses to the LAN's DHCP server"
+                .to_owned()
+        } else {
+            let cited: Vec<String> = proxy_ranges
+                .iter()
+                .map(|&i| self.cite(Line::D(i)))
+                .collect();
+            cited.join("; ")
+        };
+        keys.push(key("enabled", true, enabled_comment));
+        // The Pi.
+        let (pi_state, pi_line, pi_why) = pi;
+        let comment = match (pi_state, pi_line) {
+            (Tri::Yes, Some(line)) => self.cite(line),
+            (Tri::Maybe, Some(line)) => {
+                self.not_translated(line, pi_why.unwrap_or_default());
+                format!("not answered: see the note on {}", self.origin(line).0)
+            }
+            _ => "dnsmasq sends no \"Raspberry Pi Boot\" menu entry".to_owned(),
+        };
+        keys.push(key("rpi", pi_state == Tri::Yes, comment));
+        let mut wants_http = false;
+        let get = |k: Kind| {
+            given
+                .iter()
+                .find(|(kind, _)| *kind == k)
+                .map(|(_, g)| g.clone())
+                .unwrap_or_default()
+        };
+        for (name, kind) in [
+            ("bios", Kind::Bios),
+            ("uefi_x64", Kind::UefiX64),
+            ("uefi_ia32", Kind::UefiIa32),
+            ("uefi_arm64", Kind::UefiArm64),
+        ] {
+            let g = get(kind);
+            let (value, comment) = self.tftp_file(kind, &g);
+            keys.push(key(name, value, comment));
+        }
+        // iPXE: a script, from the BIOS build's answer (the UEFI build's must agree).
+        let (ipxe, ipxe_efi) = (get(Kind::Ipxe), get(Kind::IpxeEfi));
+        let (value, comment) = self.ipxe_script(&ipxe);
+        if ipxe_efi.file != ipxe.file {
+            if let Some(line) = ipxe_efi.from {
+                self.not_translated(
+                    line,
+                    format!(
+                        "iPXE on UEFI gets {} from dnsmasq, iPXE on BIOS {}: bootherd gives every iPXE \
+                         the one proxy.ipxe_script",
+                        ipxe_efi.file.clone().unwrap_or_else(|| "nothing".into()),
+                        ipxe.file.clone().unwrap_or_else(|| "nothing".into())
+                    ),
+                );
+            }
+        }
+        wants_http |= !value.is_empty();
+        keys.push(key("ipxe_script", value, comment));
+        for (name, kind) in [("http_x64", Kind::HttpX64), ("http_arm64", Kind::HttpArm64)] {
+            let g = get(kind);
+            let (value, comment) = self.http_file(kind, &g);
+            wants_http |= !value.is_empty();
+            keys.push(key(name, value, comment));
+        }
+        for (_, g) in &given {
+            if let Some((line, why)) = &g.unusable {
+                self.not_translated(*line, why.clone());
+            }
+        }
+        self.table("proxy", vec![], keys);
+        (true, wants_http)
+    }
+
+    /// Whether dnsmasq sends a Pi "Raspberry Pi Boot": the state, the line, and
+    /// why it is uncertain.
+    fn raspberry_pi(&self) -> (Tri, Option<Line>, Option<String>) {
+        let pi = Client {
+            raspberry_pi: true,
+            ..Kind::Bios.client()
+        };
+        let mut maybe = None;
+        for (at, s) in self.services.iter().enumerate() {
+            if s.item.csa != 0 || !s.item.menu.contains("Raspberry Pi Boot") {
+                continue;
+            }
+            let line = Line::D(self.service_lines[at]);
+            match self.rules.matches(&s.item.tags, &pi) {
+                (Tri::Yes, _) => return (Tri::Yes, Some(line), None),
+                (Tri::Maybe, tag) if maybe.is_none() => {
+                    maybe = Some((line, depends(&tag.unwrap_or_default())));
+                }
+                _ => {}
+            }
+        }
+        match maybe {
+            Some((line, why)) => (Tri::Maybe, Some(line), Some(why)),
+            None => (Tri::No, None, None),
+        }
+    }
+
+    /// A PXE boot file key: the file, or "" with why.
+    fn tftp_file(&mut self, kind: Kind, g: &Given) -> (String, String) {
+        match (&g.file, g.from) {
+            (Some(file), Some(line)) if file.contains('\\') => {
+                self.not_translated(
+                    line,
+                    "bootherd refuses names with backslashes (dnsmasq turns them into /): \
+                     write the file name with /",
+                );
+                (
+                    String::new(),
+                    format!("{}: see the note on {}", kind.what(), self.origin(line).0),
+                )
+            }
+            (Some(file), Some(line)) if url_path(file).is_some() => {
+                self.not_translated(
+                    line,
+                    format!(
+                        "{} gets a URL, which PXE firmware cannot fetch by TFTP",
+                        kind.what()
+                    ),
+                );
+                (
+                    String::new(),
+                    format!("{}: see the note on {}", kind.what(), self.origin(line).0),
+                )
+            }
+            (Some(file), Some(line)) => (file.clone(), self.cite(line)),
+            _ => (
+                String::new(),
+                format!(
+                    "dnsmasq gives {} no boot file{}",
+                    kind.what(),
+                    g.why_none
+                        .as_deref()
+                        .map(|w| format!(" ({w})"))
+                        .unwrap_or_default()
+                ),
+            ),
+        }
+    }
+
+    fn ipxe_script(&mut self, g: &Given) -> (String, String) {
+        let (Some(file), Some(line)) = (&g.file, g.from) else {
+            return (
+                String::new(),
+                format!(
+                    "dnsmasq gives iPXE no file of its own{}: bootherd answers iPXE only with a script",
+                    g.why_none.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+                ),
+            );
+        };
+        if let Some((host, path)) = url_path(file) {
+            let cited = self.cite(line);
+            return (
+                path.to_owned(),
+                format!("{cited}; bootherd serves it from its own HTTP root, not from {host}"),
+            );
+        }
+        if BINARY_SUFFIXES
+            .iter()
+            .any(|s| file.to_ascii_lowercase().ends_with(s))
+        {
+            self.not_translated(
+                line,
+                format!(
+                    "dnsmasq hands iPXE the boot program {file} again; bootherd hands iPXE a script \
+                     over HTTP, never a binary: set proxy.ipxe_script to boot it further"
+                ),
+            );
+            return (
+                String::new(),
+                format!("see the note on {}", self.origin(line).0),
+            );
+        }
+        let cited = self.cite(line);
+        (
+            file.trim_start_matches('/').to_owned(),
+            format!("{cited}; bootherd hands it to iPXE over HTTP"),
+        )
+    }
+
+    fn http_file(&mut self, kind: Kind, g: &Given) -> (String, String) {
+        match (&g.file, g.from) {
+            (Some(file), Some(line)) if g.specific => match url_path(file) {
+                Some((host, path)) => {
+                    let cited = self.cite(line);
+                    (
+                        path.to_owned(),
+                        format!("{cited}; served from bootherd's HTTP root, not from {host}"),
+                    )
+                }
+                None => (
+                    String::new(),
+                    format!("dnsmasq gives {} no http:// URL", kind.what()),
+                ),
+            },
+            _ => (
+                String::new(),
+                format!("dnsmasq gives {} no http:// URL", kind.what()),
+            ),
+        }
+    }
+
+    // -- [dhcp] --------------------------------------------------------------
+
+    /// The DHCP server for owned hosts. Returns the host lines it owns.
+    fn dhcp(&mut self) -> Vec<usize> {
+        let ranges: Vec<usize> = self
+            .lines_where(|d| matches!(d, Directive::DhcpRange(r) if r.mode != RangeMode::Proxy));
+        let hosts: Vec<usize> = self.lines_where(|d| matches!(d, Directive::DhcpHost(_)));
+        if ranges.is_empty() {
+            return Vec::new();
+        }
+        // Which hosts dnsmasq gave a boot file: bootherd owns those.
+        let mut owned: Vec<(usize, Line)> = Vec::new();
+        for &i in &hosts {
+            let Directive::DhcpHost(host) = &self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            let host = host.clone();
+            if host.ignore {
+                self.no_key(
+                    Line::D(i),
+                    "bootherd answers only the clients it owns, and does not own this one",
+                );
+                continue;
+            }
+            if host.macs.is_empty() {
+                self.not_translated(
+                    Line::D(i),
+                    "bootherd owns clients by MAC; this line names none it can use",
+                );
+                continue;
+            }
+            let client = host_client(&host);
+            match choose_boot(&self.rules, &self.boots, &client) {
+                Choice::Chosen(entry) => {
+                    let line = Line::D(self.boot_line(entry));
+                    owned.push((i, line));
+                }
+                Choice::Depends(_, tag) => self.not_translated(
+                    Line::D(i),
+                    format!(
+                        "whether dnsmasq gave it a boot file depends on tag {tag} (its firmware): add \
+                         its MAC to dhcp.own_macs if bootherd should boot it"
+                    ),
+                ),
+                Choice::Nothing => self.not_translated(
+                    Line::D(i),
+                    "dnsmasq gives it no boot file: its address stays with the LAN's DHCP server",
+                ),
+            }
+        }
+        // Vendor classes selected for a boot file of their own (U-Boot's).
+        let mut classes: Vec<(usize, String, Line)> = Vec::new();
+        for i in self.lines_where(|d| matches!(d, Directive::VendorClass { .. })) {
+            let Directive::VendorClass { tag, class } = &self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            if class.contains("PXEClient") || class.contains("HTTPClient") {
+                continue;
+            }
+            let client = Client {
+                vendor_class: Some(class.clone()),
+                ..Client::default()
+            };
+            if let Choice::Chosen(entry) = choose_boot(&self.rules, &self.boots, &client) {
+                if entry.item.tags.iter().any(|t| !t.negated && t.tag == *tag) {
+                    let line = Line::D(self.boot_line(entry));
+                    classes.push((i, class.clone(), line));
+                }
+            }
+        }
+        if owned.is_empty() && classes.is_empty() {
+            for &i in &ranges {
+                self.not_translated(
+                    Line::D(i),
+                    "dnsmasq hands out these addresses to every client, and none of them gets a boot \
+                     file bootherd could own: bootherd leaves addresses to the LAN's DHCP server",
+                );
+            }
+            return Vec::new();
+        }
+        // The boot file: the one most owned clients get.
+        let mut counts: BTreeMap<String, (usize, Line)> = BTreeMap::new();
+        let chosen: Vec<Line> = owned
+            .iter()
+            .map(|&(_, l)| l)
+            .chain(classes.iter().map(|(_, _, l)| *l))
+            .collect();
+        for line in chosen {
+            let Line::D(b) = line else { continue };
+            let Directive::DhcpBoot(boot) = &self.inputs.dnsmasq[b].item else {
+                continue;
+            };
+            let slot = counts.entry(boot.file.clone()).or_insert((0, line));
+            slot.0 += 1;
+        }
+        let (file, &(_, file_line)) = counts
+            .iter()
+            .max_by_key(|(_, (n, line))| (*n, std::cmp::Reverse(line_index(*line))))
+            .expect("an owned client");
+        let file = file.clone();
+        let mut dhcp_keys = vec![key(
+            "enabled",
+            true,
+            "dnsmasq gave the clients below an address and a boot file; bootherd does the same for them only",
+        )];
+        let mut macs = Vec::new();
+        let mut mac_cites = Vec::new();
+        for (h, line) in owned.clone() {
+            let Directive::DhcpHost(host) = &self.inputs.dnsmasq[h].item else {
+                continue;
+            };
+            let host = host.clone();
+            if line != file_line {
+                let Line::D(b) = line else { continue };
+                let other = match &self.inputs.dnsmasq[b].item {
+                    Directive::DhcpBoot(b) => b.file.clone(),
+                    _ => String::new(),
+                };
+                self.not_translated(
+                    Line::D(h),
+                    format!(
+                        "dnsmasq gives it {other}, and bootherd gives every owned client the same \
+                         dhcp.boot.file ({file})"
+                    ),
+                );
+                continue;
+            }
+            for mac in &host.macs {
+                macs.push(mac_text(mac));
+            }
+            if !host.mac_patterns.is_empty() {
+                self.attention.push(format!(
+                    "{} ({}): the MAC patterns {} cannot be owned by bootherd, which owns exact MACs",
+                    self.inputs.dnsmasq[h].text,
+                    self.inputs.dnsmasq[h].origin,
+                    host.mac_patterns.join(", ")
+                ));
+            }
+            mac_cites.push(self.inputs.dnsmasq[h].origin.to_string());
+        }
+        let owned_hosts: Vec<usize> = owned
+            .iter()
+            .filter(|(_, line)| *line == file_line)
+            .map(|(h, _)| *h)
+            .collect();
+        dhcp_keys.push(key(
+            "own_macs",
+            strings(&macs),
+            if mac_cites.is_empty() {
+                String::new()
+            } else {
+                format!("dhcp-host lines at {}", mac_cites.join(", "))
+            },
+        ));
+        let mut class_patterns = Vec::new();
+        let mut class_cites = Vec::new();
+        for (c, class, line) in classes {
+            if line != file_line {
+                self.not_translated(
+                    Line::D(c),
+                    format!("bootherd gives every owned client the same dhcp.boot.file ({file})"),
+                );
+                continue;
+            }
+            class_patterns.push(format!("*{class}*"));
+            class_cites.push(self.cite(Line::D(c)));
+        }
+        if !class_patterns.is_empty() {
+            dhcp_keys.push(key(
+                "own_vendor_classes",
+                strings(&class_patterns),
+                class_cites.join("; "),
+            ));
+        }
+        for i in self.lines_where(|d| matches!(d, Directive::NoPing)) {
+            let cited = self.cite(Line::D(i));
+            dhcp_keys.push(key("ping_check", false, cited));
+        }
+        self.tables.push(Table {
+            name: "dhcp".into(),
+            array: false,
+            comments: vec![
+                "bootherd's DHCP server answers only the clients it owns (own_macs,".into(),
+                "own_vendor_classes, reservations) and leaves every other client to the LAN's"
+                    .into(),
+                "DHCP server: keep one for the rest of the LAN (dnsmasq without these clients,"
+                    .into(),
+                "or with dhcp-host=MAC,ignore for each). Its leases go to leases.sqlite next"
+                    .into(),
+                "to this file (dhcp.lease_db); dnsmasq's lease file is not carried over.".into(),
+            ],
+            keys: dhcp_keys,
+        });
+        self.dhcp_boot(&file, file_line);
+        self.pools(&ranges, &owned_hosts);
+        owned_hosts
+    }
+
+    fn dhcp_boot(&mut self, file: &str, line: Line) {
+        let Line::D(b) = line else { return };
+        let Directive::DhcpBoot(boot) = &self.inputs.dnsmasq[b].item else {
+            return;
+        };
+        let boot = boot.clone();
+        let cited = self.cite(line);
+        let mut keys = vec![key("file", file, cited.clone())];
+        match (&boot.server, &boot.server_name) {
+            (Some(server), _) => match server.parse::<Ipv4Addr>() {
+                Ok(ip) => keys.push(key("next_server", ip.to_string(), format!("{cited}; default: the answering address"))),
+                Err(_) => self.attention.push(format!(
+                    "{cited}: the TFTP server {server} is a name; bootherd's next_server is an address"
+                )),
+            },
+            (None, Some(name)) => keys.push(key("tftp_server_name", name.as_str(), cited.clone())),
+            (None, None) => {}
+        }
+        if let (Some(_), Some(name)) = (&boot.server, &boot.server_name) {
+            self.attention.push(format!(
+                "{cited}: the server name {name} is not sent (dhcp.boot.tftp_server_name sends option 66 if a board needs it)"
+            ));
+        }
+        // Options 66, 67 and 209 from dhcp-option.
+        for i in self.lines_where(|d| matches!(d, Directive::DhcpOption(o) if o.tags.is_empty() && !o.encapsulated && matches!(o.option, Some(66 | 209)))) {
+            let Directive::DhcpOption(o) = &self.inputs.dnsmasq[i].item else { continue };
+            let (name, value) = match (o.option, o.values.first()) {
+                (Some(66), Some(v)) => ("tftp_server_name", v.clone()),
+                (Some(209), Some(v)) => ("pxelinux_config", v.clone()),
+                _ => continue,
+            };
+            if keys.iter().any(|k| k.name == name) {
+                continue;
+            }
+            let cited = self.cite(Line::D(i));
+            keys.push(key(name, value, cited));
+        }
+        self.table("dhcp.boot", vec![], keys);
+    }
+
+    fn pools(&mut self, ranges: &[usize], owned_hosts: &[usize]) {
+        // Untagged options for the pools.
+        let option = |this: &Self, number: u16| -> Vec<usize> {
+            this.lines_where(|d| {
+                matches!(d, Directive::DhcpOption(o) if o.tags.is_empty() && !o.encapsulated && o.option == Some(number))
+            })
+        };
+        let netmask_lines = option(self, 1);
+        let router_lines = option(self, 3);
+        let dns_lines = option(self, 6);
+        let domain_lines = option(self, 15);
+        let domain_directives = self.lines_where(|d| matches!(d, Directive::Domain(_)));
+        let mut subnets: Vec<(Ipv4Addr, u8)> = Vec::new();
+        let mut pool_tables = Vec::new();
+        let mut reserved: Vec<(usize, Ipv4Addr)> = Vec::new();
+        for &h in owned_hosts {
+            if let Directive::DhcpHost(host) = &self.inputs.dnsmasq[h].item {
+                if let Some(ip) = host.ip {
+                    reserved.push((h, ip));
+                }
+            }
+        }
+        for &r in ranges {
+            let Directive::DhcpRange(range) = &self.inputs.dnsmasq[r].item else {
+                continue;
+            };
+            let range = range.clone();
+            if !range.tags.is_empty() {
+                self.not_translated(
+                    Line::D(r),
+                    "a range for tagged clients: bootherd's pools have no tags",
+                );
+                continue;
+            }
+            let mut comments = Vec::new();
+            let mask = range.netmask.or_else(|| {
+                netmask_lines
+                    .first()
+                    .and_then(|&i| match &self.inputs.dnsmasq[i].item {
+                        Directive::DhcpOption(o) => o.values.first().and_then(|v| v.parse().ok()),
+                        _ => None,
+                    })
+            });
+            let prefix = match mask {
+                Some(mask) => match mask_prefix(mask) {
+                    Some(p) => p,
+                    None => {
+                        self.not_translated(Line::D(r), format!("{mask} is not a netmask"));
+                        continue;
+                    }
+                },
+                None => {
+                    comments.push("dnsmasq takes the netmask from the interface: /24 is assumed here, check it".into());
+                    24
+                }
+            };
+            let network = Ipv4Addr::from(u32::from(range.start) & prefix_mask(prefix));
+            if subnets.iter().any(|&(n, p)| n == network && p == prefix) {
+                self.not_translated(
+                    Line::D(r),
+                    "bootherd has one range per subnet: the first range of this subnet is used",
+                );
+                continue;
+            }
+            let in_subnet =
+                |ip: Ipv4Addr| u32::from(ip) & prefix_mask(prefix) == u32::from(network);
+            let (first, last) = match range.mode {
+                RangeMode::Dynamic(end) => (range.start, end),
+                RangeMode::Static => {
+                    let ips: Vec<u32> = reserved
+                        .iter()
+                        .filter(|(_, ip)| in_subnet(*ip))
+                        .map(|(_, ip)| u32::from(*ip))
+                        .collect();
+                    match (ips.iter().min(), ips.iter().max()) {
+                        (Some(&a), Some(&b)) => {
+                            comments.push("a static range in dnsmasq: this range spans the reserved addresses only".into());
+                            (Ipv4Addr::from(a), Ipv4Addr::from(b))
+                        }
+                        _ => {
+                            self.not_translated(
+                                Line::D(r),
+                                "a static range without reserved addresses of owned clients",
+                            );
+                            continue;
+                        }
+                    }
+                }
+                RangeMode::Proxy => continue,
+            };
+            subnets.push((network, prefix));
+            let cited = self.cite(Line::D(r));
+            let mut keys = vec![
+                key("subnet", format!("{network}/{prefix}"), cited.clone()),
+                key(
+                    "range",
+                    strings(&[first.to_string(), last.to_string()]),
+                    String::new(),
+                ),
+            ];
+            let mut routers = false;
+            for &i in &router_lines {
+                let Directive::DhcpOption(o) = &self.inputs.dnsmasq[i].item else {
+                    continue;
+                };
+                if let Some(ip) = o
+                    .values
+                    .first()
+                    .and_then(|v| v.parse::<Ipv4Addr>().ok())
+                    .filter(|ip| in_subnet(*ip))
+                {
+                    let cited = self.cite(Line::D(i));
+                    keys.push(key("router", ip.to_string(), cited));
+                    routers = true;
+                    break;
+                }
+            }
+            let mut dns = false;
+            for &i in &dns_lines {
+                let Directive::DhcpOption(o) = &self.inputs.dnsmasq[i].item else {
+                    continue;
+                };
+                let servers: Vec<String> = o
+                    .values
+                    .iter()
+                    .filter_map(|v| v.parse::<Ipv4Addr>().ok())
+                    .filter(|ip| !ip.is_unspecified())
+                    .map(|ip| ip.to_string())
+                    .collect();
+                if !servers.is_empty() && servers.len() == o.values.len() {
+                    let cited = self.cite(Line::D(i));
+                    keys.push(key("dns", strings(&servers), cited));
+                    dns = true;
+                    break;
+                }
+            }
+            if !routers || !dns {
+                comments.push(
+                    "dnsmasq names itself as router and DNS server unless told otherwise; bootherd sends neither unless set".into(),
+                );
+            }
+            match range.lease {
+                Some(Some(secs)) => keys.push(key("lease_secs", i64::try_from(secs).unwrap_or(i64::MAX), String::new())),
+                Some(None) => comments.push("dnsmasq's lease time is infinite here: bootherd's is lease_secs (default 3600)".into()),
+                None => {}
+            }
+            let domain = domain_lines
+                .iter()
+                .find_map(|&i| match &self.inputs.dnsmasq[i].item {
+                    Directive::DhcpOption(o) => o.values.first().map(|v| (i, v.clone())),
+                    _ => None,
+                })
+                .or_else(|| {
+                    domain_directives
+                        .iter()
+                        .find_map(|&i| match &self.inputs.dnsmasq[i].item {
+                            Directive::Domain(d) => Some((i, d.clone())),
+                            _ => None,
+                        })
+                });
+            if let Some((i, name)) = domain {
+                let cited = self.cite(Line::D(i));
+                keys.push(key("domain", name, cited));
+            }
+            if pool_tables.is_empty() {
+                comments.insert(
+                    0,
+                    "dnsmasq handed these addresses to every client; bootherd hands them only to the".into(),
+                );
+                comments.insert(
+                    1,
+                    "clients it owns ([dhcp] above) and leaves the rest of the LAN alone.".into(),
+                );
+            }
+            pool_tables.push(Table {
+                name: "dhcp.pool".into(),
+                array: true,
+                comments,
+                keys,
+            });
+        }
+        self.tables.extend(pool_tables);
+        // Reservations, each in a pool's subnet, one per address.
+        let mut taken: Vec<Ipv4Addr> = Vec::new();
+        for (h, ip) in reserved {
+            let Directive::DhcpHost(host) = &self.inputs.dnsmasq[h].item else {
+                continue;
+            };
+            let host = host.clone();
+            let in_pool = subnets
+                .iter()
+                .any(|&(n, p)| u32::from(ip) & prefix_mask(p) == u32::from(n));
+            let line = Line::D(h);
+            if !in_pool {
+                self.not_translated(line, format!("{ip} is in none of the pools above (bootherd reserves addresses inside a pool's subnet); its MAC is still owned"));
+                continue;
+            }
+            if taken.contains(&ip) {
+                self.not_translated(
+                    line,
+                    format!(
+                        "{ip} is reserved for another MAC above; bootherd reserves an address once"
+                    ),
+                );
+                continue;
+            }
+            taken.push(ip);
+            let cited = self.cite(line);
+            let mut keys = vec![
+                key("mac", mac_text(&host.macs[0]), cited),
+                key("ip", ip.to_string(), String::new()),
+            ];
+            if let Some(name) = &host.hostname {
+                keys.push(key("hostname", name.as_str(), String::new()));
+            }
+            let mut comments = Vec::new();
+            if host.macs.len() > 1 {
+                comments.push(format!(
+                    "dnsmasq shares this address between {}; bootherd reserves it for the first (the others are owned)",
+                    host.macs.iter().map(mac_text).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if let Some(lease) = host.lease {
+                comments.push(format!(
+                    "dnsmasq's lease time for it ({}) is not carried over: bootherd uses the pool's",
+                    lease.map_or("infinite".into(), |s| format!("{s} s"))
+                ));
+            }
+            self.tables.push(Table {
+                name: "dhcp.reservation".into(),
+                array: true,
+                comments,
+                keys,
+            });
+        }
+        for &h in owned_hosts {
+            // Owned without a reservation: cited by own_macs.
+            self.set(Line::D(h), Fate::Used);
+        }
+    }
+
+    // -- [[machines]] -------------------------------------------------------
+
+    /// A host given its own UEFI boot file becomes an `efi` machine.
+    fn machines(&mut self, owned: &[usize]) {
+        let general = self.given(Kind::UefiX64, &Kind::UefiX64.client());
+        let mut profiles: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut machines = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        for i in self.lines_where(|d| matches!(d, Directive::DhcpHost(_))) {
+            if owned.contains(&i) {
+                continue;
+            }
+            let Directive::DhcpHost(host) = &self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            let host = host.clone();
+            if host.ignore || host.macs.is_empty() {
+                continue;
+            }
+            let client = Client {
+                mac: Some(host.macs[0]),
+                host_tags: host.set.clone(),
+                known: Some(true),
+                ..Kind::UefiX64.client()
+            };
+            let mine = self.given(Kind::UefiX64, &client);
+            let (Some(file), Some(from)) = (&mine.file, mine.from) else {
+                continue;
+            };
+            if mine.file == general.file || !file.to_ascii_lowercase().ends_with(".efi") {
+                continue;
+            }
+            let kernel = file.trim_start_matches('/').to_owned();
+            if kernel.contains(['\\', ' ', '#'])
+                || kernel.split('/').any(|p| p.is_empty() || p == "..")
+            {
+                self.not_translated(
+                    from,
+                    "the file name is not one bootherd serves as a machine's EFI binary",
+                );
+                continue;
+            }
+            let stem: String = kernel
+                .rsplit('/')
+                .next()
+                .unwrap_or(&kernel)
+                .trim_end_matches(".efi")
+                .trim_end_matches(".EFI")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let profile = format!("efi-{stem}");
+            let cited_from = self.cite(from);
+            profiles
+                .entry(profile.clone())
+                .or_insert((kernel, cited_from));
+            let mac = mac_text(&host.macs[0]);
+            let name = host
+                .hostname
+                .clone()
+                .filter(|n| valid_name(n) && !names.contains(n))
+                .unwrap_or_else(|| format!("host-{}", mac.replace(':', "")));
+            names.push(name.clone());
+            let cited = self.cite(Line::D(i));
+            machines.push(Table {
+                name: "machines".into(),
+                array: true,
+                comments: vec![],
+                keys: vec![
+                    key("name", name, String::new()),
+                    key("mac", mac, cited),
+                    key("profile", profile, String::new()),
+                ],
+            });
+        }
+        for (name, (kernel, cited)) in profiles {
+            self.tables.push(Table {
+                name: format!("profiles.{name}"),
+                array: false,
+                comments: vec![
+                    "UEFI firmware of the machines below gets this file (at m/<mac>/ in bootherd's"
+                        .into(),
+                    "tree, which falls back to the root) instead of proxy.uefi_x64.".into(),
+                ],
+                keys: vec![
+                    key("kind", "efi", String::new()),
+                    key("kernel", kernel, cited),
+                ],
+            });
+        }
+        self.tables.extend(machines);
+        // The other hosts, in proxy mode.
+        for i in self.lines_where(|d| matches!(d, Directive::DhcpHost(_))) {
+            let Directive::DhcpHost(host) = &self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            if host.ignore {
+                self.no_key(
+                    Line::D(i),
+                    "bootherd answers only the clients it owns, and does not own this one",
+                );
+            } else {
+                self.not_translated(
+                    Line::D(i),
+                    "in proxy mode dnsmasq uses a host line for its tags only, and they give this host \
+                     no boot file of its own that bootherd can give (only a UEFI binary can be one)",
+                );
+            }
+        }
+    }
+
+    // -- [tftp] --------------------------------------------------------------
+
+    fn tftp(&mut self) {
+        let mut keys = Vec::new();
+        let enables = self.lines_where(|d| matches!(d, Directive::EnableTftp(_)));
+        let tftpd = !self.inputs.tftpd.is_empty();
+        let mut comments = Vec::new();
+        if !enables.is_empty() {
+            let cited: Vec<String> = enables.iter().map(|&i| self.cite(Line::D(i))).collect();
+            keys.push(key("enabled", true, cited.join("; ")));
+        } else if tftpd {
+            keys.push(key("enabled", true, "tftpd-hpa served TFTP"));
+        } else {
+            keys.push(key(
+                "enabled",
+                true,
+                "dnsmasq served no TFTP (no enable-tftp): bootherd serves the boot files itself",
+            ));
+        }
+        // The root: --tftp-root, else dnsmasq's (when it served TFTP), else tftpd-hpa's.
+        let roots = self.lines_where(|d| matches!(d, Directive::TftpRoot { .. }));
+        let dirs: Vec<usize> = (0..self.inputs.tftpd.len())
+            .filter(|&i| matches!(self.inputs.tftpd[i].item, Setting::Directory(_)))
+            .collect();
+        let mut candidates: Vec<(Line, String)> = Vec::new();
+        let dnsmasq_roots: Vec<(Line, String)> = roots
+            .iter()
+            .filter_map(|&i| match &self.inputs.dnsmasq[i].item {
+                Directive::TftpRoot { dir, .. } => Some((Line::D(i), dir.clone())),
+                _ => None,
+            })
+            .collect();
+        let tftpd_roots: Vec<(Line, String)> = dirs
+            .iter()
+            .filter_map(|&i| match &self.inputs.tftpd[i].item {
+                Setting::Directory(d) => d.first().map(|d| (Line::T(i), d.clone())),
+                _ => None,
+            })
+            .collect();
+        if !enables.is_empty() || !tftpd {
+            candidates.extend(dnsmasq_roots.iter().cloned());
+            candidates.extend(tftpd_roots.iter().cloned());
+        } else {
+            candidates.extend(tftpd_roots.iter().cloned());
+            candidates.extend(dnsmasq_roots.iter().cloned());
+        }
+        let chosen = candidates.first().cloned();
+        for (line, _) in candidates.iter().skip(1) {
+            let (origin, text) = match &chosen {
+                Some((l, _)) => {
+                    let (o, t) = self.origin(*l);
+                    (o.to_string(), t.to_owned())
+                }
+                None => (String::new(), String::new()),
+            };
+            self.not_translated(
+                *line,
+                format!("bootherd serves one tree: the root is {text} ({origin})"),
+            );
+        }
+        for &i in &dirs {
+            if let Setting::Directory(d) = &self.inputs.tftpd[i].item {
+                if d.len() > 1 {
+                    self.attention.push(format!(
+                        "{} ({}): bootherd serves the first directory only",
+                        self.inputs.tftpd[i].text, self.inputs.tftpd[i].origin
+                    ));
+                }
+            }
+        }
+        match (self.inputs.tftp_root, chosen) {
+            (Some(dir), Some((line, said))) => {
+                let (origin, text) = self.origin(line);
+                let comment = format!("--tftp-root (the configuration said {said}: {text} ({origin}))");
+                self.set(line, Fate::Used);
+                keys.push(key("root", dir.display().to_string(), comment));
+            }
+            (Some(dir), None) => keys.push(key("root", dir.display().to_string(), "--tftp-root")),
+            (None, Some((line, said))) => {
+                let mut cited = self.cite(line);
+                if let Line::D(i) = line {
+                    if let Directive::TftpRoot { interface: Some(iface), .. } = &self.inputs.dnsmasq[i].item {
+                        cited.push_str(&format!("; bootherd serves it on every interface, not only {iface}"));
+                    }
+                }
+                keys.push(key("root", said, cited));
+            }
+            (None, None) => comments.push(
+                "No TFTP root in the files: set root to the tree the boot files are in (default ./tftp-root).".into(),
+            ),
+        }
+        for i in self.lines_where(|d| matches!(d, Directive::TftpMax(_))) {
+            let Directive::TftpMax(n) = self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            if n == 0 {
+                self.not_translated(Line::D(i), "bootherd needs at least 1 transfer");
+                continue;
+            }
+            let cited = self.cite(Line::D(i));
+            keys.push(key("max_transfers", i64::from(n), cited));
+        }
+        let mut blksize: Option<(u16, String)> = None;
+        for i in self.lines_where(|d| matches!(d, Directive::TftpMtu(_))) {
+            let Directive::TftpMtu(mtu) = self.inputs.dnsmasq[i].item else {
+                continue;
+            };
+            match u16::try_from(mtu.saturating_sub(32))
+                .ok()
+                .filter(|b| (8..=65464).contains(b))
+            {
+                Some(b) if blksize.is_none() => {
+                    let cited = self.cite(Line::D(i));
+                    blksize = Some((b, format!("{cited}: the MTU less 32 bytes of headers")));
+                }
+                _ => self.not_translated(Line::D(i), "no block size of 8..=65464 follows from it"),
+            }
+        }
+        for i in 0..self.inputs.tftpd.len() {
+            match self.inputs.tftpd[i].item.clone() {
+                Setting::Blocksize(b) if (512..=65464).contains(&b) && blksize.is_none() => {
+                    let cited = self.cite(Line::T(i));
+                    blksize = Some((b, cited));
+                }
+                Setting::Blocksize(_) => self.not_translated(Line::T(i), "another block size applies, or it is out of 512..=65464"),
+                Setting::Retransmit(usec) => {
+                    let ms = (usec / 1000).clamp(10, 255_000);
+                    let cited = self.cite(Line::T(i));
+                    keys.push(key("timeout_ms", i64::try_from(ms).unwrap_or(1000), format!("{cited}, in milliseconds")));
+                }
+                Setting::Address { port: Some(port), .. } if port != 69 => {
+                    let cited = self.cite(Line::T(i));
+                    keys.push(key("port", i64::from(port), cited));
+                }
+                Setting::Address { ip: None, .. } => self.no_key(Line::T(i), "bootherd's TFTP port is 69 and it serves every address unless [net] says otherwise"),
+                Setting::Address { .. } => self.no_key(Line::T(i), "69 is bootherd's TFTP port too"),
+                Setting::Secure => self.no_key(
+                    Line::T(i),
+                    "bootherd always serves from inside its root and reads a leading / from the root, as --secure does",
+                ),
+                Setting::User(_) => self.not_translated(
+                    Line::T(i),
+                    "bootherd keeps the identity it was started with unless [service] user is set; set it \
+                     there if bootherd should drop to this user (who must exist where bootherd runs and can read the tree)",
+                ),
+                Setting::Create => self.not_translated(Line::T(i), "bootherd is read-only: it never accepts uploads"),
+                Setting::MapFile(_) => self.not_translated(
+                    Line::T(i),
+                    "bootherd has no filename remapping: give the files in the tree the names clients ask for",
+                ),
+                Setting::Harmless(text) => {
+                    let why = match text.trim_start_matches('-').chars().next() {
+                        Some('4') | Some('i') => "bootherd serves IPv4 only",
+                        Some('v') => "RUST_LOG sets bootherd's log level",
+                        Some('l') | Some('L') | Some('f') => "bootherd always runs as a standalone server",
+                        Some('P') | Some('p') => "a service manager keeps track of bootherd's process",
+                        Some('t') => "for inetd only; bootherd runs standalone",
+                        _ => "bootherd is started by its own service",
+                    };
+                    self.no_key(Line::T(i), why)
+                }
+                Setting::Other(_) => self.not_translated(Line::T(i), "bootherd has no equivalent of this tftpd-hpa setting"),
+                Setting::Invalid(why) => self.not_translated(Line::T(i), format!("cannot read it: {why}")),
+                Setting::Directory(_) => {}
+            }
+        }
+        if let Some((b, comment)) = blksize {
+            keys.push(key("max_blksize", i64::from(b), comment));
+        }
+        self.tables.push(Table {
+            name: "tftp".into(),
+            array: false,
+            comments,
+            keys,
+        });
+        // [tftp] goes right after [net] (or first): move it.
+        let tftp = self.tables.pop().expect("just pushed");
+        let at = self
+            .tables
+            .iter()
+            .position(|t| t.name != "net")
+            .unwrap_or(self.tables.len());
+        self.tables.insert(at, tftp);
+    }
+
+    fn http(&mut self, wants_http: bool, proxy_on: bool) {
+        let comment = if wants_http {
+            "iPXE and UEFI HTTP boot fetch from bootherd's HTTP server (port 80, the TFTP root)"
+        } else if proxy_on {
+            "dnsmasq serves no HTTP, and nothing above needs it"
+        } else {
+            "nothing imported needs HTTP"
+        };
+        let table = Table {
+            name: "http".into(),
+            array: false,
+            comments: vec![],
+            keys: vec![key("enabled", wants_http, comment)],
+        };
+        let at = self
+            .tables
+            .iter()
+            .position(|t| t.name == "tftp")
+            .map_or(0, |i| i + 1);
+        self.tables.insert(at, table);
+    }
+
+    // -- everything else ------------------------------------------------------
+
+    fn rest(&mut self) {
+        for i in 0..self.inputs.dnsmasq.len() {
+            if self.fates_d[i].is_some() {
+                continue;
+            }
+            let line = Line::D(i);
+            let fate = match &self.inputs.dnsmasq[i].item {
+                Directive::Port(0) => Fate::NoKey("bootherd serves no DNS".into()),
+                Directive::Port(_) => Fate::NotTranslated("DNS: bootherd serves no DNS".into()),
+                Directive::PxePrompt => Fate::NotTranslated(
+                    "bootherd sends no PXE menu or prompt: each kind of client gets one boot file"
+                        .into(),
+                ),
+                Directive::PxeService(s) => Fate::NotTranslated(service_why(s)),
+                Directive::DhcpBoot(_) => Fate::NotTranslated(
+                    "no kind of client bootherd answers gets this file from dnsmasq".into(),
+                ),
+                Directive::DhcpMatch(_)
+                | Directive::VendorClass { .. }
+                | Directive::UserClass { .. }
+                | Directive::DhcpMac { .. } => Fate::NoKey(
+                    "a tag rule: import used it to work out which client gets which file above"
+                        .into(),
+                ),
+                Directive::DhcpRange(r) => Fate::NotTranslated(range_why(r)),
+                Directive::DhcpOption(o) => Fate::NotTranslated(if !o.tags.is_empty() {
+                    "bootherd has no per-tag options".into()
+                } else if o.encapsulated {
+                    "bootherd writes the PXE and vendor options itself".into()
+                } else {
+                    "bootherd sends router, DNS servers and domain per pool, and options 66, 67 and 209 \
+                     from dhcp.boot; this one has no key (or applies to no pool above)"
+                        .into()
+                }),
+                Directive::Other(name) => other_fate(name),
+                Directive::NoPing => Fate::NotTranslated("bootherd's DHCP server is off".into()),
+                Directive::Domain(_) => Fate::NotTranslated("bootherd's DHCP server is off".into()),
+                _ => Fate::NotTranslated("bootherd has no equivalent of this line".into()),
+            };
+            self.set(line, fate);
+        }
+        for i in 0..self.inputs.tftpd.len() {
+            if self.fates_t[i].is_none() {
+                self.not_translated(
+                    Line::T(i),
+                    "bootherd has no equivalent of this tftpd-hpa setting",
+                );
+            }
+        }
+    }
+
+    fn finish(self) -> Draft {
+        let mut header =
+            vec!["bootherd configuration written by `bootherd import` from:".to_owned()];
+        header.extend(self.inputs.sources.iter().map(|s| format!("  {s}")));
+        header.extend([
+            "Each key says which line it comes from. Lines that need no key and lines not"
+                .to_owned(),
+            "translated are listed at the end; docs/IMPORT.md explains each mapping.".to_owned(),
+            "Check it with `bootherd check --config FILE` before serving.".to_owned(),
+        ]);
+        if !self.attention.is_empty() {
+            header.push(String::new());
+            header.push("Needs your attention:".to_owned());
+            header.extend(self.attention.iter().map(|a| format!("- {a}")));
+        }
+        let mut no_key = Vec::new();
+        let mut not_translated = Vec::new();
+        let lines = (0..self.inputs.dnsmasq.len())
+            .map(Line::D)
+            .chain((0..self.inputs.tftpd.len()).map(Line::T));
+        for line in lines {
+            let fate = match line {
+                Line::D(i) => self.fates_d[i].clone(),
+                Line::T(i) => self.fates_t[i].clone(),
+            };
+            let (origin, text) = self.origin(line);
+            let note = |why: String| Note {
+                text: text.to_owned(),
+                origin: origin.clone(),
+                why,
+            };
+            match fate {
+                Some(Fate::Used) => {}
+                Some(Fate::NoKey(why)) => no_key.push(note(why)),
+                Some(Fate::NotTranslated(why)) => not_translated.push(note(why)),
+                None => not_translated.push(note("bootherd has no equivalent of this line".into())),
+            }
+        }
+        Draft {
+            header,
+            tables: self.tables,
+            no_key,
+            not_translated,
+        }
+    }
+}
+
+fn depends(tag: &str) -> String {
+    format!(
+        "whether it applies depends on tag {tag}, set by a rule import cannot evaluate for a kind of \
+         client (docs/IMPORT.md)"
+    )
+}
+
+fn line_index(line: Line) -> usize {
+    match line {
+        Line::D(i) | Line::T(i) => i,
+    }
+}
+
+fn host_client(host: &DhcpHost) -> Client {
+    Client {
+        mac: host.macs.first().copied(),
+        host_tags: host.set.clone(),
+        known: Some(true),
+        ..Client::default()
+    }
+}
+
+fn service_why(s: &PxeService) -> String {
+    match s.csa {
+        0 | 6 | 7 | 11 => format!(
+            "bootherd sends no PXE menu: {} firmware gets the first entry of its type that applies \
+             (see [proxy]), not this one",
+            csa_name(s.csa)
+        ),
+        9 => {
+            "BC_EFI is option 93 = 9 (EFI byte code) since dnsmasq 2.76; bootherd answers x64 UEFI \
+              on 7 (x86-64_EFI), and has no key for 9"
+                .into()
+        }
+        other => format!(
+            "bootherd has no boot file key for client system type {}",
+            csa_name(other)
+        ),
+    }
+}
+
+fn range_why(r: &DhcpRange) -> String {
+    match r.mode {
+        RangeMode::Proxy => "bootherd's proxy is on for every subnet it serves".into(),
+        _ => "bootherd leaves these addresses to the LAN's DHCP server".into(),
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn mask_prefix(mask: Ipv4Addr) -> Option<u8> {
+    let bits = u32::from(mask);
+    let prefix = bits.leading_ones();
+    (bits.checked_shl(prefix).unwrap_or(0) == 0).then_some(prefix as u8)
+}
+
+fn prefix_mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
+}
