@@ -62,18 +62,27 @@ fn notes(out: &mut String, title: &str, notes: &[Note], line: impl Fn(&Note) -> 
 /// Breaks `text` into lines of at most `width` characters at blanks (a longer
 /// word stays whole); a line starting with `- ` continues indented by two.
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let indent = if text.starts_with("- ") { "  " } else { "" };
-    let mut lines = vec![String::new()];
+    let lead = &text[..text.len() - text.trim_start_matches(' ').len()];
+    let text = &text[lead.len()..];
+    let indent = if text.starts_with("- ") {
+        format!("{lead}  ")
+    } else {
+        lead.to_owned()
+    };
+    let mut lines = vec![lead.to_owned()];
+    // Whether the last line holds a word yet.
+    let mut started = false;
     for word in text.split(' ') {
         let last = lines.last_mut().expect("one line");
-        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+        if started && last.chars().count() + 1 + word.chars().count() > width {
             lines.push(format!("{indent}{word}"));
         } else {
-            if !last.is_empty() {
+            if started {
                 last.push(' ');
             }
             last.push_str(word);
         }
+        started = true;
     }
     lines
 }
@@ -98,6 +107,7 @@ mod tests {
         assert_eq!(wrap("one two three four", 9), ["one two", "three", "four"]);
         assert_eq!(wrap("- one two three", 9), ["- one two", "  three"]);
         assert_eq!(wrap("unbreakable-word x", 5), ["unbreakable-word", "x"]);
+        assert_eq!(wrap("  a.conf (dnsmasq)", 12), ["  a.conf", "  (dnsmasq)"]);
     }
 
     #[test]

@@ -181,8 +181,8 @@ pub fn translate(inputs: &Inputs<'_>) -> Draft {
 
 struct Translator<'a> {
     inputs: &'a Inputs<'a>,
-    fates_d: Vec<Option<Fate>>,
-    fates_t: Vec<Option<Fate>>,
+    fates_d: Vec<(bool, Option<Fate>)>,
+    fates_t: Vec<(bool, Option<Fate>)>,
     rules: Rules,
     boots: Vec<Entry<DhcpBoot>>,
     boot_lines: Vec<usize>,
@@ -361,8 +361,8 @@ impl<'a> Translator<'a> {
         }
         Translator {
             inputs,
-            fates_d: vec![None; inputs.dnsmasq.len()],
-            fates_t: vec![None; inputs.tftpd.len()],
+            fates_d: vec![(false, None); inputs.dnsmasq.len()],
+            fates_t: vec![(false, None); inputs.tftpd.len()],
             rules: Rules::new(inputs.dnsmasq),
             boots,
             boot_lines,
@@ -387,16 +387,28 @@ impl<'a> Translator<'a> {
         format!("{text} ({origin})")
     }
 
+    /// Records what becomes of `line`: used for a key, and/or one note (the
+    /// first one said). A line used for one key can still carry a note saying
+    /// what of it is not translated for another.
     fn set(&mut self, line: Line, fate: Fate) {
         let slot = match line {
             Line::D(i) => &mut self.fates_d[i],
             Line::T(i) => &mut self.fates_t[i],
         };
-        // Used wins; else the first word stays.
-        match (&slot, &fate) {
-            (None, _) | (Some(_), Fate::Used) => *slot = Some(fate),
+        match fate {
+            Fate::Used => slot.0 = true,
+            note if slot.1.is_none() => slot.1 = Some(note),
             _ => {}
         }
+    }
+
+    /// `line` is used, and what was noted about it before no longer holds.
+    fn claim(&mut self, line: Line) {
+        let slot = match line {
+            Line::D(i) => &mut self.fates_d[i],
+            Line::T(i) => &mut self.fates_t[i],
+        };
+        *slot = (true, None);
     }
 
     fn not_translated(&mut self, line: Line, why: impl Into<String>) {
@@ -797,6 +809,17 @@ impl<'a> Translator<'a> {
             return (
                 path.to_owned(),
                 format!("{cited}; bootherd serves it from its own HTTP root, not from {host}"),
+            );
+        }
+        if file.contains('\\') {
+            self.not_translated(
+                line,
+                "bootherd refuses names with backslashes (dnsmasq turns them into /): \
+                 write the file name with /",
+            );
+            return (
+                String::new(),
+                format!("see the note on {}", self.origin(line).0),
             );
         }
         if BINARY_SUFFIXES
@@ -1392,6 +1415,7 @@ impl<'a> Translator<'a> {
                 .filter(|n| valid_name(n) && !names.contains(n))
                 .unwrap_or_else(|| format!("host-{}", mac.replace(':', "")));
             names.push(name.clone());
+            self.claim(Line::D(i));
             let cited = self.cite(Line::D(i));
             machines.push(Table {
                 name: "machines".into(),
@@ -1651,7 +1675,7 @@ impl<'a> Translator<'a> {
 
     fn rest(&mut self) {
         for i in 0..self.inputs.dnsmasq.len() {
-            if self.fates_d[i].is_some() {
+            if self.fates_d[i].0 || self.fates_d[i].1.is_some() {
                 continue;
             }
             let line = Line::D(i);
@@ -1691,7 +1715,7 @@ impl<'a> Translator<'a> {
             self.set(line, fate);
         }
         for i in 0..self.inputs.tftpd.len() {
-            if self.fates_t[i].is_none() {
+            if !self.fates_t[i].0 && self.fates_t[i].1.is_none() {
                 self.not_translated(
                     Line::T(i),
                     "bootherd has no equivalent of this tftpd-hpa setting",
@@ -1732,10 +1756,12 @@ impl<'a> Translator<'a> {
                 why,
             };
             match fate {
-                Some(Fate::Used) => {}
-                Some(Fate::NoKey(why)) => no_key.push(note(why)),
-                Some(Fate::NotTranslated(why)) => not_translated.push(note(why)),
-                None => not_translated.push(note("bootherd has no equivalent of this line".into())),
+                (_, Some(Fate::NotTranslated(why))) => not_translated.push(note(why)),
+                (false, Some(Fate::NoKey(why))) => no_key.push(note(why)),
+                (false, _) => {
+                    not_translated.push(note("bootherd has no equivalent of this line".into()))
+                }
+                (true, _) => {}
             }
         }
         Draft {
@@ -1815,5 +1841,361 @@ fn prefix_mask(prefix: u8) -> u32 {
         0
     } else {
         u32::MAX << (32 - u32::from(prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{dnsmasq, tftpd_hpa};
+    use super::*;
+
+    fn draft_of(conf: &str, tftpd: &str, root: Option<&str>) -> Draft {
+        let d = dnsmasq::parse_text(conf, "t.conf");
+        let t = tftpd_hpa::parse_text(tftpd, "tftpd");
+        translate(&Inputs {
+            dnsmasq: &d,
+            tftpd: &t,
+            sources: &[],
+            tftp_root: root.map(Path::new),
+        })
+    }
+
+    fn draft(conf: &str) -> Draft {
+        draft_of(conf, "", None)
+    }
+
+    /// The value of `table.key` (the first table of that name).
+    fn get(d: &Draft, table: &str, name: &str) -> Option<Value> {
+        d.tables
+            .iter()
+            .find(|t| t.name == table)?
+            .keys
+            .iter()
+            .find(|k| k.name == name)
+            .map(|k| k.value.clone())
+    }
+
+    fn s(v: &str) -> Option<Value> {
+        Some(Value::String(v.into()))
+    }
+
+    fn note(d: &Draft, text: &str) -> Option<String> {
+        d.not_translated
+            .iter()
+            .find(|n| n.text == text)
+            .map(|n| n.why.clone())
+    }
+
+    fn no_key(d: &Draft, text: &str) -> Option<String> {
+        d.no_key
+            .iter()
+            .find(|n| n.text == text)
+            .map(|n| n.why.clone())
+    }
+
+    #[test]
+    fn every_line_is_accounted_for_once() {
+        let conf =
+            "port=0\ndhcp-range=10.0.0.0,proxy\nbogus-option=1\ntftp-root=/a\ntftp-root=/b\n\
+                    pxe-service=x86PC,\"x\",pxelinux\ndhcp-boot=tag:nowhere,x.0\nserver=1.1.1.1\n";
+        let d = draft(conf);
+        let cited: Vec<&Key> = d.tables.iter().flat_map(|t| &t.keys).collect();
+        for (n, line) in conf.lines().enumerate() {
+            let at = format!("(t.conf:{})", n + 1);
+            let in_keys = cited.iter().filter(|k| k.comment.contains(&at)).count();
+            let notes = d
+                .no_key
+                .iter()
+                .chain(&d.not_translated)
+                .filter(|x| x.origin.line == n + 1)
+                .count();
+            assert!(
+                in_keys > 0 || notes == 1,
+                "{line}: dropped: cited {in_keys} times, {notes} notes"
+            );
+            assert!(notes <= 1, "{line}: {notes} notes");
+        }
+        assert!(note(&d, "bogus-option=1").is_some());
+        assert!(note(&d, "tftp-root=/b").unwrap().contains("one tree"));
+        assert!(note(&d, "server=1.1.1.1").unwrap().contains("DNS"));
+        assert_eq!(
+            note(&d, "dhcp-boot=tag:nowhere,x.0").unwrap(),
+            "no kind of client bootherd answers gets this file from dnsmasq"
+        );
+    }
+
+    #[test]
+    fn raspberry_pi_proxy() {
+        let d = draft(
+            "dhcp-range=10.99.0.255,proxy\nenable-tftp\ntftp-root=/srv/tftp\npxe-service=0,\"Raspberry Pi Boot\"\n",
+        );
+        assert_eq!(get(&d, "proxy", "enabled"), Some(Value::Boolean(true)));
+        assert_eq!(get(&d, "proxy", "rpi"), Some(Value::Boolean(true)));
+        // The Pi's entry is a local-boot entry for a BIOS PC: nothing for PCs.
+        for kind in [
+            "bios",
+            "uefi_x64",
+            "uefi_ia32",
+            "uefi_arm64",
+            "ipxe_script",
+            "http_x64",
+            "http_arm64",
+        ] {
+            assert_eq!(get(&d, "proxy", kind), s(""), "{kind}");
+        }
+        assert_eq!(get(&d, "tftp", "root"), s("/srv/tftp"));
+        assert_eq!(get(&d, "tftp", "enabled"), Some(Value::Boolean(true)));
+        assert_eq!(get(&d, "http", "enabled"), Some(Value::Boolean(false)));
+        // Without the entry, no Pi answers.
+        let d = draft("dhcp-range=10.0.0.0,proxy\npxe-service=x86PC,\"PC\",pxelinux\n");
+        assert_eq!(get(&d, "proxy", "rpi"), Some(Value::Boolean(false)));
+        assert_eq!(get(&d, "proxy", "bios"), s("pxelinux.0"));
+        // A Pi entry behind a MAC rule for Pi OUIs still answers Pis.
+        let d = draft(
+            "dhcp-range=10.0.0.0,proxy\ndhcp-mac=set:pi,dc:a6:32:*:*:*\npxe-service=tag:pi,0,\"Raspberry Pi Boot\"\n",
+        );
+        assert_eq!(get(&d, "proxy", "rpi"), Some(Value::Boolean(true)));
+        // Behind a rule import cannot evaluate: not answered, with a note.
+        let d = draft(
+            "dhcp-range=10.0.0.0,proxy\ntag-if=set:pi,tag:x\npxe-service=tag:pi,0,\"Raspberry Pi Boot\"\n",
+        );
+        assert_eq!(get(&d, "proxy", "rpi"), Some(Value::Boolean(false)));
+        assert!(note(&d, "pxe-service=tag:pi,0,\"Raspberry Pi Boot\"")
+            .unwrap()
+            .contains("depends on tag pi"));
+    }
+
+    #[test]
+    fn pxe_services_per_client_system_type() {
+        let d = draft(
+            "dhcp-range=10.0.0.0,proxy\npxe-service=x86PC,\"iPXE\",undionly\npxe-service=x86PC,\"Disk\",0\n\
+             pxe-service=X86-64_EFI,\"UEFI\",ipxe.efi\npxe-service=BC_EFI,\"UEFI\",ipxe.efi\n\
+             pxe-service=IA32_EFI,\"UEFI32\",ipxe32.efi\npxe-service=ARM64_EFI,\"Arm\",grubaa64.efi\n\
+             pxe-service=x86PC,\"Far\",remote,10.0.0.9\npxe-prompt=\"F8\",5\n",
+        );
+        assert_eq!(get(&d, "proxy", "bios"), s("undionly.0"));
+        assert_eq!(get(&d, "proxy", "uefi_x64"), s("ipxe.efi"));
+        assert_eq!(get(&d, "proxy", "uefi_ia32"), s("ipxe32.efi"));
+        assert_eq!(get(&d, "proxy", "uefi_arm64"), s("grubaa64.efi"));
+        assert!(note(&d, "pxe-service=BC_EFI,\"UEFI\",ipxe.efi")
+            .unwrap()
+            .contains("option 93 = 9"));
+        assert!(note(&d, "pxe-service=x86PC,\"Disk\",0")
+            .unwrap()
+            .contains("no PXE menu"));
+        assert!(note(&d, "pxe-prompt=\"F8\",5")
+            .unwrap()
+            .contains("no PXE menu or prompt"));
+        // A first entry on another server cannot be followed.
+        let d = draft("dhcp-range=10.0.0.0,proxy\npxe-service=x86PC,\"Far\",remote,10.0.0.9\n");
+        assert_eq!(get(&d, "proxy", "bios"), s(""));
+        assert!(note(&d, "pxe-service=x86PC,\"Far\",remote,10.0.0.9")
+            .unwrap()
+            .contains("another boot server"));
+    }
+
+    #[test]
+    fn dhcp_boot_and_ipxe() {
+        let d = draft(
+            "dhcp-range=10.0.0.0,proxy\ndhcp-match=set:ipxe,175\ndhcp-match=set:efi64,option:client-arch,7\n\
+             dhcp-boot=tag:!ipxe,undionly.kpxe\ndhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi\ndhcp-boot=tag:ipxe,menu.ipxe\n",
+        );
+        assert_eq!(get(&d, "proxy", "bios"), s("undionly.kpxe"));
+        assert_eq!(get(&d, "proxy", "uefi_x64"), s("ipxe.efi"));
+        assert_eq!(get(&d, "proxy", "ipxe_script"), s("menu.ipxe"));
+        assert_eq!(get(&d, "http", "enabled"), Some(Value::Boolean(true)));
+        assert_eq!(
+            no_key(&d, "dhcp-match=set:ipxe,175")
+                .unwrap()
+                .split(':')
+                .next(),
+            Some("a tag rule")
+        );
+        // iPXE handed the binary again: no script, with a note.
+        let d = draft("dhcp-range=10.0.0.0,proxy\ndhcp-boot=undionly.kpxe\n");
+        assert_eq!(get(&d, "proxy", "bios"), s("undionly.kpxe"));
+        assert_eq!(get(&d, "proxy", "ipxe_script"), s(""));
+        assert_eq!(get(&d, "http", "enabled"), Some(Value::Boolean(false)));
+        // A URL for iPXE: its path, served by bootherd.
+        let d = draft("dhcp-range=10.0.0.0,proxy\ndhcp-userclass=set:ipxe,iPXE\ndhcp-boot=tag:ipxe,http://10.0.0.5/x/boot.ipxe\n");
+        assert_eq!(get(&d, "proxy", "ipxe_script"), s("x/boot.ipxe"));
+        // Windows-style names are refused by bootherd.
+        let d = draft("dhcp-range=10.0.0.0,proxy\ndhcp-boot=\\Boot\\pxeboot.n12\n");
+        assert_eq!(get(&d, "proxy", "bios"), s(""));
+        assert!(note(&d, "dhcp-boot=\\Boot\\pxeboot.n12")
+            .unwrap()
+            .contains("backslashes"));
+        // An HTTP boot URL selected for option 93 = 16.
+        let d = draft(
+            "dhcp-range=10.0.0.0,proxy\ndhcp-match=set:http,option:client-arch,16\n\
+             dhcp-boot=tag:http,http://10.0.0.5/efi/ipxe.efi\n",
+        );
+        assert_eq!(get(&d, "proxy", "http_x64"), s("efi/ipxe.efi"));
+        assert_eq!(get(&d, "proxy", "bios"), s(""));
+    }
+
+    #[test]
+    fn a_full_dhcp_server_for_boards() {
+        let d = draft(
+            "dhcp-range=10.0.0.100,10.0.0.150,255.255.255.0,2h\ndhcp-option=3,10.0.0.1\n\
+             dhcp-option=option:dns-server,10.0.0.1,10.0.0.2\ndhcp-host=02:00:00:00:00:01,set:board,10.0.0.210,b1\n\
+             dhcp-host=02:00:00:00:00:02,set:board\ndhcp-host=02:00:00:00:00:09,10.0.0.20,nas\n\
+             dhcp-host=02:00:00:00:00:0a,ignore\ndhcp-boot=tag:board,pxelinux.0,,10.0.0.5\n\
+             dhcp-option=209,pxelinux.cfg/boards\nno-ping\n",
+        );
+        assert_eq!(get(&d, "dhcp", "enabled"), Some(Value::Boolean(true)));
+        assert_eq!(
+            get(&d, "dhcp", "own_macs"),
+            Some(Value::Array(vec![
+                Value::String("02:00:00:00:00:01".into()),
+                Value::String("02:00:00:00:00:02".into())
+            ]))
+        );
+        assert_eq!(get(&d, "dhcp", "ping_check"), Some(Value::Boolean(false)));
+        assert_eq!(get(&d, "dhcp.boot", "file"), s("pxelinux.0"));
+        assert_eq!(get(&d, "dhcp.boot", "next_server"), s("10.0.0.5"));
+        assert_eq!(
+            get(&d, "dhcp.boot", "pxelinux_config"),
+            s("pxelinux.cfg/boards")
+        );
+        assert_eq!(get(&d, "dhcp.pool", "subnet"), s("10.0.0.0/24"));
+        assert_eq!(
+            get(&d, "dhcp.pool", "lease_secs"),
+            Some(Value::Integer(7200))
+        );
+        assert_eq!(get(&d, "dhcp.pool", "router"), s("10.0.0.1"));
+        assert_eq!(get(&d, "dhcp.reservation", "mac"), s("02:00:00:00:00:01"));
+        assert_eq!(get(&d, "dhcp.reservation", "hostname"), s("b1"));
+        assert_eq!(
+            d.tables
+                .iter()
+                .filter(|t| t.name == "dhcp.reservation")
+                .count(),
+            1
+        );
+        assert!(note(&d, "dhcp-host=02:00:00:00:00:09,10.0.0.20,nas")
+            .unwrap()
+            .contains("no boot file"));
+        assert!(no_key(&d, "dhcp-host=02:00:00:00:00:0a,ignore").is_some());
+        // No proxy: a board-only boot file does not turn it on.
+        assert!(get(&d, "proxy", "enabled").is_none());
+    }
+
+    #[test]
+    fn uboot_vendor_class_is_owned() {
+        let d = draft(
+            "dhcp-range=10.0.0.100,10.0.0.150\ndhcp-vendorclass=set:uboot,U-Boot\ndhcp-boot=tag:uboot,boot.scr.uimg\n",
+        );
+        assert_eq!(
+            get(&d, "dhcp", "own_vendor_classes"),
+            Some(Value::Array(vec![Value::String("*U-Boot*".into())]))
+        );
+        assert_eq!(get(&d, "dhcp.boot", "file"), s("boot.scr.uimg"));
+        let pool = d.tables.iter().find(|t| t.name == "dhcp.pool").unwrap();
+        assert!(
+            pool.comments.iter().any(|c| c.contains("/24 is assumed")),
+            "{:?}",
+            pool.comments
+        );
+        assert!(pool.comments.iter().any(|c| c.contains("router and DNS")));
+        // A range nobody bootable uses is the LAN's.
+        let d = draft("dhcp-range=10.0.0.100,10.0.0.150\ndhcp-host=02:00:00:00:00:09,10.0.0.20\n");
+        assert!(get(&d, "dhcp", "enabled").is_none());
+        assert!(note(&d, "dhcp-range=10.0.0.100,10.0.0.150")
+            .unwrap()
+            .contains("LAN's DHCP server"));
+    }
+
+    #[test]
+    fn a_host_with_its_own_uefi_binary_is_an_efi_machine() {
+        let d = draft(
+            "dhcp-range=10.0.0.0,proxy\ndhcp-host=52:54:00:12:34:56,set:grub,lab pc\n\
+             dhcp-match=set:efi64,option:client-arch,7\ndhcp-boot=tag:efi64,ipxe.efi\n\
+             dhcp-boot=tag:grub,tag:efi64,EFI/grubx64.efi\ndhcp-host=52:54:00:00:00:01,set:other\n",
+        );
+        assert_eq!(get(&d, "proxy", "uefi_x64"), s("ipxe.efi"));
+        assert_eq!(get(&d, "profiles.efi-grubx64", "kind"), s("efi"));
+        assert_eq!(
+            get(&d, "profiles.efi-grubx64", "kernel"),
+            s("EFI/grubx64.efi")
+        );
+        // `lab pc` is no machine name: the MAC names it.
+        assert_eq!(get(&d, "machines", "name"), s("host-525400123456"));
+        assert_eq!(get(&d, "machines", "profile"), s("efi-grubx64"));
+        assert!(note(&d, "dhcp-host=52:54:00:00:00:01,set:other")
+            .unwrap()
+            .contains("proxy mode"));
+    }
+
+    #[test]
+    fn tftp_settings() {
+        let d = draft_of(
+            "enable-tftp\ntftp-root=/srv/tftp,eth1\ntftp-max=64\ntftp-mtu=1500\ntftp-unique-root=mac\n\
+             tftp-secure\ntftp-lowercase\ntftp-no-blocksize\n",
+            "",
+            Some("/tmp/tree"),
+        );
+        assert_eq!(get(&d, "tftp", "root"), s("/tmp/tree"));
+        let root = d.tables[0].keys.iter().find(|k| k.name == "root").unwrap();
+        assert!(
+            root.comment
+                .contains("--tftp-root (the configuration said /srv/tftp"),
+            "{}",
+            root.comment
+        );
+        assert_eq!(get(&d, "tftp", "max_transfers"), Some(Value::Integer(64)));
+        assert_eq!(get(&d, "tftp", "max_blksize"), Some(Value::Integer(1468)));
+        for line in [
+            "tftp-unique-root=mac",
+            "tftp-secure",
+            "tftp-lowercase",
+            "tftp-no-blocksize",
+        ] {
+            assert!(note(&d, line).is_some(), "{line}");
+        }
+        // tftpd-hpa alone.
+        let d = draft_of(
+            "",
+            "TFTP_DIRECTORY=\"/srv/tftp /srv/more\"\nTFTP_ADDRESS=\"10.0.0.5:6969\"\n\
+             TFTP_OPTIONS=\"-s -B 1200 -T 250000 -c\"\n",
+            None,
+        );
+        assert_eq!(get(&d, "tftp", "root"), s("/srv/tftp"));
+        assert_eq!(get(&d, "tftp", "port"), Some(Value::Integer(6969)));
+        assert_eq!(get(&d, "tftp", "max_blksize"), Some(Value::Integer(1200)));
+        assert_eq!(get(&d, "tftp", "timeout_ms"), Some(Value::Integer(250)));
+        assert_eq!(
+            get(&d, "net", "listen"),
+            Some(Value::Array(vec![Value::String("10.0.0.5".into())]))
+        );
+        assert!(note(&d, "-c").unwrap().contains("read-only"));
+        assert!(no_key(&d, "-s").is_some());
+        assert!(d.header.iter().any(|h| h.contains("first directory only")));
+        // dnsmasq without enable-tftp next to tftpd-hpa: tftpd-hpa's root.
+        let d = draft_of("tftp-root=/other\n", "TFTP_DIRECTORY=/srv/tftp\n", None);
+        assert_eq!(get(&d, "tftp", "root"), s("/srv/tftp"));
+        assert!(note(&d, "tftp-root=/other").unwrap().contains("one tree"));
+    }
+
+    #[test]
+    fn net_settings() {
+        let d = draft("interface=eth0,eth1\ninterface=eth0\nlisten-address=10.0.0.1\n");
+        assert_eq!(
+            get(&d, "net", "interfaces"),
+            Some(Value::Array(vec![
+                Value::String("eth0".into()),
+                Value::String("eth1".into())
+            ]))
+        );
+        assert!(note(&d, "listen-address=10.0.0.1").is_some());
+        let d = draft("listen-address=127.0.0.1,10.0.0.1\n");
+        assert_eq!(
+            get(&d, "net", "listen"),
+            Some(Value::Array(vec![Value::String("10.0.0.1".into())]))
+        );
+        let d = draft("listen-address=127.0.0.1\n");
+        assert!(no_key(&d, "listen-address=127.0.0.1")
+            .unwrap()
+            .contains("loopback"));
     }
 }

@@ -9,6 +9,7 @@ mod dhcp_conflict;
 mod dhcp_durability;
 mod dhcp_lab;
 mod hostile;
+mod import;
 mod inventory;
 mod least_privilege;
 mod lifecycle;
