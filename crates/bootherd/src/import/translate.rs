@@ -2199,3 +2199,131 @@ mod tests {
             .contains("loopback"));
     }
 }
+
+#[cfg(test)]
+mod garbage {
+    use super::super::{dnsmasq, emit, tftpd_hpa};
+    use super::*;
+
+    /// Lines made of dnsmasq's words, tags, addresses and junk, in any order:
+    /// whatever they say, the output is a configuration bootherd parses (valid
+    /// TOML, known keys), and nothing panics.
+    #[test]
+    fn any_input_gives_a_parsable_configuration() {
+        let names = [
+            "dhcp-range",
+            "dhcp-host",
+            "dhcp-boot",
+            "pxe-service",
+            "dhcp-match",
+            "dhcp-vendorclass",
+            "dhcp-userclass",
+            "dhcp-mac",
+            "dhcp-option",
+            "enable-tftp",
+            "tftp-root",
+            "tftp-max",
+            "tftp-mtu",
+            "interface",
+            "listen-address",
+            "domain",
+            "no-ping",
+            "port",
+            "conf-file",
+            "pxe-prompt",
+            "--tag-if",
+            "TFTP_OPTIONS",
+            "DNSMASQ_OPTS",
+            "x",
+        ];
+        let fields = [
+            "tag:a",
+            "tag:!a",
+            "set:a",
+            "net:#b",
+            "proxy",
+            "static",
+            "10.0.0.1",
+            "10.0.0.200",
+            "255.255.255.0",
+            "0.0.0.0",
+            "12h",
+            "infinite",
+            "02:00:00:00:00:01",
+            "b8:27:eb:*:*:*",
+            "x86PC",
+            "X86-64_EFI",
+            "ARM64_EFI",
+            "BC_EFI",
+            "0",
+            "7",
+            "175",
+            "option:client-arch",
+            "\"Raspberry Pi Boot\"",
+            "undionly",
+            "ipxe.efi",
+            "http://h/x.ipxe",
+            "\\a\\b",
+            "/srv",
+            "iPXE",
+            "U-Boot",
+            "ignore",
+            "id:01",
+            "\"unclosed",
+            "#c",
+            "é",
+            "\u{7}",
+            "name with blank",
+            "[::1]",
+            "-B",
+            "1468",
+            "--secure",
+            "$(x)",
+            "'q'",
+            "",
+        ];
+        let mut seed: u64 = 0x1234_5678;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n
+        };
+        for round in 0..300 {
+            let mut text = String::new();
+            for _ in 0..(1 + next(12)) {
+                let name = names[next(names.len())];
+                let count = next(6);
+                let value: Vec<&str> = (0..count).map(|_| fields[next(fields.len())]).collect();
+                let sep = if next(4) == 0 { " = " } else { "=" };
+                if count == 0 {
+                    text.push_str(&format!("{name}\n"));
+                } else {
+                    text.push_str(&format!("{name}{sep}{}\n", value.join(",")));
+                }
+            }
+            let d = dnsmasq::parse_text(&text, "g.conf");
+            let t = tftpd_hpa::parse_text(&text, "g-tftpd");
+            let draft = translate(&Inputs {
+                dnsmasq: &d,
+                tftpd: &t,
+                sources: &["g.conf (dnsmasq)".to_owned()],
+                tftp_root: None,
+            });
+            let out = emit::emit(&draft);
+            if let Err(err) = crate::config::Config::parse(&out) {
+                panic!("round {round}: {err}\n--- input\n{text}--- output\n{out}");
+            }
+            // Every line is named.
+            for (n, line) in text.lines().enumerate() {
+                if dnsmasq::split_line(line).is_some() {
+                    assert!(
+                        out.contains(&format!("(g.conf:{})", n + 1)),
+                        "round {round}: line {} `{line}` dropped:\n{out}",
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}
