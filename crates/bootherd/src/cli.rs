@@ -57,6 +57,10 @@ pub enum Command {
     Leases(LeasesArgs),
     /// Print the files bootherd generates for one machine (by name, MAC or serial).
     Show(ShowArgs),
+    /// Write the bootherd configuration equivalent to a dnsmasq configuration
+    /// and/or a tftpd-hpa defaults file (docs/IMPORT.md). Every line becomes a key,
+    /// or a comment saying why it needs none or is not translated.
+    Import(crate::import::ImportArgs),
 }
 
 /// Flags of `bootherd show`.
@@ -197,6 +201,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(&args.config),
         Command::Leases(args) => leases(&args),
+        Command::Import(args) => crate::import::run(&args),
         Command::Show(args) => {
             let checked = crate::validate::check(Config::load(&args.config)?, &args.config)?;
             let tree = crate::report::tree(&checked)?;

@@ -12,6 +12,7 @@ mod dhcp_lab;
 mod hostile;
 mod http_limits;
 mod http_range;
+mod import;
 mod inventory;
 mod lease_store_faults;
 mod lease_sync;
