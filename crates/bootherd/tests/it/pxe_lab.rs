@@ -21,18 +21,28 @@ pub fn interface_mac(lab: &Lab, ns: &str, iface: &str) -> String {
     out.stdout.trim().to_ascii_lowercase()
 }
 
+/// Whether to rewrite golden files: `BOOTHERD_BLESS=1` does; unset, empty or
+/// `0` does not; any other value stops the test, so that a typo neither
+/// blesses nor quietly passes. The same rule as `render.rs`'s golden files.
+fn bless_requested() -> bool {
+    match std::env::var("BOOTHERD_BLESS").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "0") => false,
+        Ok("1") => true,
+        Ok(other) => panic!(
+            "BOOTHERD_BLESS={other:?}: set it to 1 to rewrite the capture fixtures, \
+             or to 0 (or unset it) to leave them"
+        ),
+        Err(err) => panic!("BOOTHERD_BLESS: {err}"),
+    }
+}
+
 /// Writes `payload` as a hex fixture for `crates/bootherd-proto/tests/captured.rs`
-/// when `BOOTHERD_WRITE_CAPTURES` is set: to that directory, or with `1` to
-/// `crates/bootherd-proto/tests/captures/` in this repository.
+/// into `crates/bootherd-proto/tests/captures/` when `BOOTHERD_BLESS=1`.
 pub fn maybe_write_capture(name: &str, description: &[String], payload: &[u8]) {
-    let Ok(target) = std::env::var("BOOTHERD_WRITE_CAPTURES") else {
+    if !bless_requested() {
         return;
-    };
-    let dir = if target == "1" {
-        crate::support::repo_root().join("crates/bootherd-proto/tests/captures")
-    } else {
-        PathBuf::from(target)
-    };
+    }
+    let dir = crate::support::repo_root().join("crates/bootherd-proto/tests/captures");
     std::fs::create_dir_all(&dir).expect("create capture dir");
     let mut text = String::new();
     for line in description {
