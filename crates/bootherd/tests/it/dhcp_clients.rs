@@ -9,7 +9,7 @@
 //! server, is told to leave the owned MACs alone (`--dhcp-host=MAC,ignore`):
 //! bootherd checks a new address with ICMP echo before offering it, so a LAN
 //! server that answers at once would win every first DISCOVER (see
-//! `uboot_qemu::uboot_takes_bootherds_offer_while_the_lan_server_answers_too`).
+//! `uboot_qemu::uboot_gets_a_prechecked_offer_from_bootherd_while_the_lan_server_answers_too`).
 //!
 //! How the clients renew and release here:
 //! - dhclient runs once in the foreground (`-1 -d`) and is stopped with TERM,
