@@ -490,6 +490,12 @@ impl Receiver {
             }
         }
         let Some(proxy) = &self.responders.proxy else {
+            debug!(
+                mac = %packet.mac().map_or_else(|| "-".into(), |m| format_mac(&m)),
+                xid = format_args!("{:#010x}", packet.xid),
+                kind = ?packet.message_type(),
+                "dhcp: ignored: not an owned client, and the proxy is off"
+            );
             return;
         };
         if !proxy.serves(&rx) {

@@ -855,13 +855,29 @@ mod batch_tests {
 
     #[test]
     fn receive_buffer_grows() {
+        use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+        let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // More than rmem_max: only SO_RCVBUFFORCE gets all of it.
+        let ask = rmem_max * 2 + 4096;
+        // Whether the kernel lets this process force a size, asked on a
+        // socket of its own.
+        let scratch = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let may_force = setsockopt(&scratch.socket, sockopt::RcvBufForce, &ask).is_ok();
         let server = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let before =
-            nix::sys::socket::getsockopt(&server.socket, nix::sys::socket::sockopt::RcvBuf)
-                .unwrap();
-        let got = server.set_receive_buffer(4 << 20).unwrap().bytes;
-        // Root gets 4 MiB (reported doubled); others what rmem_max allows.
-        assert!(got >= before, "{got} < {before}");
+        let before = getsockopt(&server.socket, sockopt::RcvBuf).unwrap();
+        let got = server.set_receive_buffer(ask).unwrap().bytes;
+        // The kernel reports twice what it granted: all of it when forced,
+        // else what rmem_max allows.
+        let want = if may_force { 2 * ask } else { 2 * rmem_max };
+        assert_eq!(
+            got, want,
+            "asked {ask}, rmem_max {rmem_max}, may force: {may_force}, before {before}"
+        );
+        assert_eq!(getsockopt(&server.socket, sockopt::RcvBuf).unwrap(), got);
     }
 }
 

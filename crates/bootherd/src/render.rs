@@ -409,15 +409,34 @@ mod tests {
         }
     }
 
+    /// Whether to rewrite golden files: `BOOTHERD_BLESS=1` does; unset, empty
+    /// or `0` compares only; any other value stops the test, so that a typo
+    /// neither blesses nor quietly compares. The capture fixtures of
+    /// `tests/it/pxe_lab.rs` follow the same rule.
+    fn bless_requested() -> bool {
+        match std::env::var("BOOTHERD_BLESS").as_deref() {
+            Err(std::env::VarError::NotPresent) | Ok("" | "0") => false,
+            Ok("1") => true,
+            Ok(other) => panic!(
+                "BOOTHERD_BLESS={other:?}: set it to 1 to rewrite the expected files, \
+                 or to 0 (or unset it) to compare"
+            ),
+            Err(err) => panic!("BOOTHERD_BLESS: {err}"),
+        }
+    }
+
     /// Renders every fixture machine and compares with `expected/<machine>/<path>`.
-    /// `BOOTHERD_BLESS=1` rewrites the expected files instead (review the diff).
+    /// With `BOOTHERD_BLESS=1` the expected files of each machine that differs
+    /// are rewritten too, and the test still fails, naming them: review the
+    /// diff, then run it again without.
     #[test]
     fn golden_files() {
         let inv = fixture();
         let renderer = Renderer::new(None).unwrap();
-        let bless = std::env::var_os("BOOTHERD_BLESS").is_some();
+        let bless = bless_requested();
         let expected_dir = fixture_dir().join("expected");
         let mut failures = Vec::new();
+        let mut blessed = Vec::new();
         for machine in inv.machines() {
             let profile = inv.profile_of(machine);
             let files = renderer.files(machine, profile, &ctx()).unwrap();
@@ -427,28 +446,26 @@ mod tests {
             want.sort();
             let mut got: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
             got.sort();
-            if bless {
-                let _ = std::fs::remove_dir_all(&dir);
-            } else if got != want {
+            let mut differs = got != want;
+            if differs {
                 failures.push(format!(
                     "{}: generated {got:?}, expected {want:?}",
                     machine.name
                 ));
-                continue;
             }
             for file in &files {
                 let path = dir.join(&file.path);
-                if bless {
-                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                    std::fs::write(&path, &file.content).unwrap();
-                    continue;
-                }
-                let expected = std::fs::read_to_string(&path).unwrap();
-                if expected != file.content {
-                    failures.push(format!(
-                        "{}: {} differs\n--- expected\n{expected}--- generated\n{}",
-                        machine.name, file.path, file.content
-                    ));
+                match std::fs::read_to_string(&path) {
+                    Ok(expected) if expected == file.content => {}
+                    Ok(expected) => {
+                        differs = true;
+                        failures.push(format!(
+                            "{}: {} differs\n--- expected\n{expected}--- generated\n{}",
+                            machine.name, file.path, file.content
+                        ));
+                    }
+                    // A file missing from the list is reported above.
+                    Err(_) => differs = true,
                 }
                 // The one-file lookup gives the same text.
                 let one = renderer
@@ -457,7 +474,23 @@ mod tests {
                     .unwrap();
                 assert_eq!(one, file.content);
             }
+            if bless && differs {
+                let _ = std::fs::remove_dir_all(&dir);
+                for file in &files {
+                    let path = dir.join(&file.path);
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, &file.content).unwrap();
+                }
+                blessed.push(dir.display().to_string());
+            }
         }
+        assert!(
+            blessed.is_empty(),
+            "BOOTHERD_BLESS=1 rewrote {}; review the diff, then run again without it. \
+             What differed:\n{}",
+            blessed.join(", "),
+            failures.join("\n")
+        );
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 

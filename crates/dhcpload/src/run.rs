@@ -177,13 +177,16 @@ impl fmt::Display for Summary {
         if self.dora {
             write!(
                 f,
-                " offers={} requests={} acks={} naks={} offer_rtt_avg_us={:.0} offer_rtt_p99_us={}",
+                " offers={} requests={} acks={} naks={} offer_rtt_avg_us={:.0} offer_rtt_p50_us={} \
+                 offer_rtt_p99_us={} offer_rtt_max_us={}",
                 self.offers,
                 self.requests,
                 self.acks,
                 self.naks,
                 self.offer_rtt.avg,
-                self.offer_rtt.p99
+                self.offer_rtt.p50,
+                self.offer_rtt.p99,
+                self.offer_rtt.max
             )?;
         }
         write!(

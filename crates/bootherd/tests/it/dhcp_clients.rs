@@ -9,7 +9,7 @@
 //! server, is told to leave the owned MACs alone (`--dhcp-host=MAC,ignore`):
 //! bootherd checks a new address with ICMP echo before offering it, so a LAN
 //! server that answers at once would win every first DISCOVER (see
-//! `uboot_qemu::uboot_takes_bootherds_offer_while_the_lan_server_answers_too`).
+//! `uboot_qemu::uboot_gets_a_prechecked_offer_from_bootherd_while_the_lan_server_answers_too`).
 //!
 //! How the clients renew and release here:
 //! - dhclient runs once in the foreground (`-1 -d`) and is stopped with TERM,
@@ -28,8 +28,9 @@ use std::thread;
 use std::time::Duration;
 
 use crate::dhcp_lab::{
-    add_client_port, lease_of, owned_dhcp_section, read_leases, start_dhcp_server,
-    write_tftp_config, LeaseRow, OWNED_RANGE,
+    add_client_port, expect_each_request_ignored, lease_of, owned_dhcp_section, read_leases,
+    start_dhcp_server_logging, write_tftp_config, LeaseRow, DEBUG_DHCP, OWNED_RANGE,
+    REQUESTS_TO_BOOTHERD,
 };
 use crate::support::{
     dhclient_args, in_range, need_lab, read_lossy, temp_dir, wait_until, Bg, Capture, Dnsmasq, Lab,
@@ -83,7 +84,8 @@ struct ClientLab {
 }
 
 impl ClientLab {
-    fn start() -> ClientLab {
+    /// The lab, with bootherd logging at `rust_log` when given.
+    fn start(rust_log: Option<&str>) -> ClientLab {
         let dir = temp_dir();
         let root = dir.path().join("root");
         std::fs::create_dir_all(&root).unwrap();
@@ -93,7 +95,7 @@ impl ClientLab {
             write_tftp_config(dir.path(), &root, &owned_dhcp_section(&db, &owned, &[], ""));
         let lab = Lab::up();
         let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &owned);
-        let server = start_dhcp_server(&lab.srv(), &config, &[]);
+        let server = start_dhcp_server_logging(&lab.srv(), &config, &[], rust_log);
         let out = lab.exec(
             &lab.cli(),
             10,
@@ -242,7 +244,7 @@ fn dhclient_gets_renews_and_releases_an_owned_lease() {
     if !need_lab(test, &["dnsmasq", "dhclient"]) {
         return;
     }
-    let lab = ClientLab::start();
+    let lab = ClientLab::start(None);
     add_client_port(&lab.lab, "dhc0", DHCLIENT_MAC);
     let script = lab.script("dhclient-script", DHCLIENT_SCRIPT);
     let once = dhclient_args(lab.dir.path(), &script, "dhc0", &["-1", "-d", "-v"]);
@@ -299,7 +301,7 @@ fn udhcpc_gets_renews_and_releases_an_owned_lease() {
     if !need_lab(test, &["dnsmasq", "busybox"]) {
         return;
     }
-    let lab = ClientLab::start();
+    let lab = ClientLab::start(None);
     add_client_port(&lab.lab, "udc0", UDHCPC_MAC);
     let script = lab.script("udhcpc-script", UDHCPC_SCRIPT);
     let pidfile = lab.path("udhcpc.pid");
@@ -400,7 +402,9 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
     if !need_lab(test, &["dnsmasq", "tcpdump", "busybox", "dhclient"]) {
         return;
     }
-    let lab = ClientLab::start();
+    // At debug level bootherd names each request it ignores: the proof that
+    // the requests reached it.
+    let lab = ClientLab::start(Some(DEBUG_DHCP));
     add_client_port(&lab.lab, "dhc0", FOREIGN_DHCLIENT_MAC);
     add_client_port(&lab.lab, "udc0", FOREIGN_UDHCPC_MAC);
     let mut from_server = Capture::on_server(
@@ -408,6 +412,12 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
         BOOTHERD_DHCP_REPLIES,
         lab.dir.path(),
         "from-bootherd",
+    );
+    let mut requests = Capture::on_server(
+        &lab.lab,
+        REQUESTS_TO_BOOTHERD,
+        lab.dir.path(),
+        "to-bootherd",
     );
 
     let out = lab.lab.udhcpc_once("udc0", 3, &[]);
@@ -436,10 +446,17 @@ fn clients_bootherd_does_not_own_get_the_lan_lease_and_no_packet() {
         Duration::from_secs(1),
         "only clients bootherd does not own asked, so it must send nothing from port 67",
     );
+    // It saw each of their requests, and ignored it.
+    let frames = requests.stop();
+    let mut seen = Vec::new();
     for mac in [FOREIGN_DHCLIENT_MAC, FOREIGN_UDHCPC_MAC] {
         assert_eq!(lease_of(&lab.db, mac), None, "bootherd recorded {mac}");
-        let lines = lab.server.log_lines_with(&[mac]);
-        assert!(lines.is_empty(), "bootherd logged about {mac}: {lines:?}");
+        seen.push(expect_each_request_ignored(
+            &lab.server,
+            &requests,
+            &frames,
+            mac,
+        ));
     }
-    eprintln!("not owned: udhcpc got {udhcpc_ip:?}, dhclient got {dhclient_ip} from dnsmasq; bootherd sent 0 packets");
+    eprintln!("not owned: udhcpc got {udhcpc_ip:?}, dhclient got {dhclient_ip} from dnsmasq; bootherd saw {} requests from dhclient and {} from udhcpc, and sent 0 packets", seen[0], seen[1]);
 }

@@ -178,6 +178,31 @@ impl Burst {
         in_flight: usize,
         patience: Duration,
     ) -> Vec<Outcome> {
+        self.run_with(jobs, in_flight, patience, None)
+    }
+
+    /// [`Burst::run`]; with `full`, once every address of that pool has been
+    /// ACKed (in this run or before), a client still waiting for an offer gets
+    /// at most `full.grace` more.
+    fn run_with(
+        &mut self,
+        jobs: &[([u8; 6], Job)],
+        in_flight: usize,
+        patience: Duration,
+        full: Option<PoolFull>,
+    ) -> Vec<Outcome> {
+        let in_pool = |ip: Ipv4Addr| {
+            full.is_some_and(|f| (u32::from(f.first)..=u32::from(f.last)).contains(&u32::from(ip)))
+        };
+        let mut acked_in_pool: BTreeSet<Ipv4Addr> = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == Kind::Ack && in_pool(e.ip))
+            .map(|e| e.ip)
+            .collect();
+        let mut full_since: Option<Instant> = None;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; jobs.len()];
         let mut pending: VecDeque<usize> = (0..jobs.len()).collect();
         let mut active: Vec<Active> = Vec::new();
@@ -235,6 +260,9 @@ impl Burst {
                 });
                 if kind == Kind::Ack {
                     self.acks.fetch_add(1, Ordering::SeqCst);
+                    if in_pool(reply.yiaddr) {
+                        acked_in_pool.insert(reply.yiaddr);
+                    }
                 }
                 let Some(&slot) = by_xid.get(&reply.xid) else {
                     continue;
@@ -271,6 +299,22 @@ impl Burst {
             }
             // Timers.
             let now = Instant::now();
+            if let Some(f) = full {
+                let total = u32::from(f.last) - u32::from(f.first) + 1;
+                if full_since.is_none() && acked_in_pool.len() == total as usize {
+                    full_since = Some(now);
+                }
+                if let Some(since) = full_since {
+                    for client in active.iter_mut() {
+                        if matches!(client.phase, Phase::Selecting) {
+                            // From the pool's filling up, or from the client's
+                            // start if it came later.
+                            let started = client.deadline - patience;
+                            client.deadline = client.deadline.min(started.max(since) + f.grace);
+                        }
+                    }
+                }
+            }
             for (slot, client) in active.iter_mut().enumerate() {
                 if finished.iter().any(|(s, _)| *s == slot) || client.next_send > now {
                     continue;
@@ -309,11 +353,21 @@ impl Burst {
     }
 }
 
+/// A pool the clients of a [`Burst`] share, and how long a client still
+/// waiting for an offer keeps asking once all of it is ACKed.
+#[derive(Debug, Clone, Copy)]
+struct PoolFull {
+    first: Ipv4Addr,
+    last: Ipv4Addr,
+    grace: Duration,
+}
+
 /// Orders for the burst thread.
 enum Order {
     Run {
         jobs: Vec<([u8; 6], Job)>,
         patience: Duration,
+        full: Option<PoolFull>,
     },
     Stop,
 }
@@ -403,8 +457,13 @@ fn acked_leases_survive_sigkill_and_no_address_goes_to_two_clients() {
         let (events, acks) = (events.clone(), acks.clone());
         in_netns(&lab.cli(), move || {
             let mut burst = Burst::open(events, acks);
-            while let Ok(Order::Run { jobs, patience }) = order_rx.recv() {
-                let outcomes = burst.run(&jobs, IN_FLIGHT, patience);
+            while let Ok(Order::Run {
+                jobs,
+                patience,
+                full,
+            }) = order_rx.recv()
+            {
+                let outcomes = burst.run_with(&jobs, IN_FLIGHT, patience, full);
                 if done_tx.send(outcomes).is_err() {
                     break;
                 }
@@ -426,6 +485,7 @@ fn acked_leases_survive_sigkill_and_no_address_goes_to_two_clients() {
         .send(Order::Run {
             jobs: first.clone(),
             patience: Duration::from_secs(30),
+            full: None,
         })
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -490,7 +550,17 @@ fn acked_leases_survive_sigkill_and_no_address_goes_to_two_clients() {
     order_tx
         .send(Order::Run {
             jobs: second.clone(),
-            patience: Duration::from_secs(6),
+            // The clients that must be served get as long as those of the
+            // first burst. The new ones the pool has no room for cannot get
+            // anything: once every address is ACKed they keep asking 3 s more
+            // (6 DISCOVERs), in which a server with an address to spare, or one
+            // that handed an address out twice, would have offered it.
+            patience: Duration::from_secs(30),
+            full: Some(PoolFull {
+                first: POOL_FIRST,
+                last: POOL_LAST,
+                grace: Duration::from_secs(3),
+            }),
         })
         .unwrap();
     let second_outcomes = done_rx

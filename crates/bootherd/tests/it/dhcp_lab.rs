@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use nix::sched::{setns, CloneFlags};
 
-use crate::support::{run_bootherd, Lab, Server};
+use crate::support::{
+    dhcp_packets, parse_mac, run_bootherd, wait_until, Capture, Frame, Lab, Server,
+};
 
 /// bootherd's pool in the lab tests that share the LAN with dnsmasq.
 pub const OWNED_RANGE: (Ipv4Addr, Ipv4Addr) =
@@ -79,13 +81,79 @@ pub fn owned_dhcp_section(
 /// Starts `bootherd serve --config CONFIG` (plus `extra` flags) in `ns` and waits
 /// for `dhcp server listening on`.
 pub fn start_dhcp_server(ns: &str, config: &Path, extra: &[&str]) -> Server {
-    let server = Server::start_in_config(ns, config, extra, None);
+    start_dhcp_server_logging(ns, config, extra, None)
+}
+
+/// [`start_dhcp_server`] at log level `rust_log` when given.
+pub fn start_dhcp_server_logging(
+    ns: &str,
+    config: &Path,
+    extra: &[&str],
+    rust_log: Option<&str>,
+) -> Server {
+    let server = Server::start_in_config(ns, config, extra, rust_log);
     server.expect_log(
         &["dhcp server listening on 0.0.0.0:67"],
         DHCP_STARTUP,
         "bootherd did not log that its DHCP server listens",
     );
     server
+}
+
+/// The log level at which bootherd names each request it ignores.
+pub const DEBUG_DHCP: &str = "info,bootherd::dhcp=debug";
+
+/// The filter for the DHCP requests that reach bootherd's host (broadcast, or
+/// sent to its address), for a [`Capture::on_server`].
+pub const REQUESTS_TO_BOOTHERD: &str =
+    "udp dst port 67 and (dst host 255.255.255.255 or dst host 10.99.0.1)";
+
+/// Checks that bootherd, logging at [`DEBUG_DHCP`], saw every request from
+/// `mac` in `frames` (what `requests`, made with [`REQUESTS_TO_BOOTHERD`],
+/// captured) and ignored it: one `ignored` debug line per request, with its
+/// xid, and no other line about `mac`. Returns how many requests there were.
+pub fn expect_each_request_ignored(
+    server: &Server,
+    requests: &Capture,
+    frames: &[Frame],
+    mac: &str,
+) -> usize {
+    let want_mac = parse_mac(mac);
+    let mut sent: Vec<String> = dhcp_packets(frames)
+        .iter()
+        .filter(|p| p.packet.op == 1 && p.packet.mac() == Some(want_mac))
+        .map(|p| format!("xid={:#010x}", p.packet.xid))
+        .collect();
+    assert!(
+        !sent.is_empty(),
+        "no request from {mac} reached bootherd's host:\n{}",
+        requests.decode()
+    );
+    let needles = ["dhcp: ignored: not an owned client", &format!("mac={mac}")];
+    // The last request may still be on its way through bootherd.
+    wait_until(Duration::from_secs(5), || {
+        server.log_lines_with(&needles).len() >= sent.len()
+    });
+    let ignored = server.log_lines_with(&needles);
+    let mut logged: Vec<String> = ignored
+        .iter()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("xid=")))
+        .map(str::to_string)
+        .collect();
+    sent.sort();
+    logged.sort();
+    assert_eq!(
+        logged,
+        sent,
+        "bootherd did not log one `ignored` line per request from {mac} (xids logged, left; captured, right):\n{}\n--- requests ---\n{}\n--- bootherd ---\n{}",
+        ignored.join("\n"),
+        requests.decode(),
+        server.log_text()
+    );
+    assert!(ignored.iter().all(|l| l.contains(" DEBUG ")), "{ignored:?}");
+    let about = server.log_lines_with(&[mac]);
+    assert_eq!(about, ignored, "bootherd logged more about {mac}");
+    sent.len()
 }
 
 /// One row of `bootherd leases --json`.

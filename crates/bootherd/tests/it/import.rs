@@ -46,21 +46,6 @@ fn import_ok(args: &[&str]) -> String {
     out.stdout
 }
 
-/// Whether to rewrite golden files: `BOOTHERD_BLESS=1` does; unset, empty or
-/// `0` compares; any other value stops the test, so that a typo neither
-/// blesses nor quietly compares (the rule of `render.rs`'s golden files).
-fn bless_requested() -> bool {
-    match std::env::var("BOOTHERD_BLESS").as_deref() {
-        Err(std::env::VarError::NotPresent) | Ok("" | "0") => false,
-        Ok("1") => true,
-        Ok(other) => panic!(
-            "BOOTHERD_BLESS={other:?}: set it to 1 to rewrite the expected files, or to 0 (or \
-             unset it) to compare"
-        ),
-        Err(err) => panic!("BOOTHERD_BLESS: {err}"),
-    }
-}
-
 /// Compares `got` with `expected/NAME`; with `BOOTHERD_BLESS=1` rewrites it
 /// when it differs, and fails saying so.
 fn golden(name: &str, got: &str) {
@@ -69,7 +54,7 @@ fn golden(name: &str, got: &str) {
     if want == got {
         return;
     }
-    if bless_requested() {
+    if crate::support::bless_requested() {
         write_file(&path, got.as_bytes());
         panic!(
             "BOOTHERD_BLESS=1 rewrote {}; review the diff, then run again without it",

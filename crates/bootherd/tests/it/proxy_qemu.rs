@@ -24,7 +24,7 @@
 //!   IPv6 off on the client side, so dnsmasq also sends router advertisements here.
 //! - Debian's iPXE (2019) has no `poweroff` command.
 //!
-//! `BOOTHERD_WRITE_CAPTURES=1` stores the firmware's requests as hex fixtures in
+//! `BOOTHERD_BLESS=1` stores the firmware's requests as hex fixtures in
 //! `crates/bootherd-proto/tests/captures/` (see `captured.rs` there).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -333,7 +333,7 @@ fn capture_description(what: &str, p: &WireDhcp, firmware: &str) -> Vec<String> 
     vec![
         what.to_string(),
         format!(
-            "Captured on a tap by crates/bootherd/tests/it/proxy_qemu.rs (BOOTHERD_WRITE_CAPTURES=1): {}",
+            "Captured on a tap by crates/bootherd/tests/it/proxy_qemu.rs (BOOTHERD_BLESS=1): {}",
             tool_version(&[QEMU, "--version"])
         ),
         firmware.to_string(),

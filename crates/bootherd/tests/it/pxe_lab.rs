@@ -22,17 +22,12 @@ pub fn interface_mac(lab: &Lab, ns: &str, iface: &str) -> String {
 }
 
 /// Writes `payload` as a hex fixture for `crates/bootherd-proto/tests/captured.rs`
-/// when `BOOTHERD_WRITE_CAPTURES` is set: to that directory, or with `1` to
-/// `crates/bootherd-proto/tests/captures/` in this repository.
+/// into `crates/bootherd-proto/tests/captures/` when `BOOTHERD_BLESS=1`.
 pub fn maybe_write_capture(name: &str, description: &[String], payload: &[u8]) {
-    let Ok(target) = std::env::var("BOOTHERD_WRITE_CAPTURES") else {
+    if !crate::support::bless_requested() {
         return;
-    };
-    let dir = if target == "1" {
-        crate::support::repo_root().join("crates/bootherd-proto/tests/captures")
-    } else {
-        PathBuf::from(target)
-    };
+    }
+    let dir = crate::support::repo_root().join("crates/bootherd-proto/tests/captures");
     std::fs::create_dir_all(&dir).expect("create capture dir");
     let mut text = String::new();
     for line in description {

@@ -756,6 +756,22 @@ fn listening_addrs(line: &str, marker: &str) -> Option<Vec<SocketAddrV4>> {
     (!addrs.is_empty()).then_some(addrs)
 }
 
+/// Whether to rewrite golden files and fixtures: `BOOTHERD_BLESS=1` does; unset,
+/// empty or `0` compares; any other value stops the test, so that a typo neither
+/// blesses nor quietly compares. The one rule of every golden file in the project
+/// (`render.rs`'s unit tests follow it too).
+pub fn bless_requested() -> bool {
+    match std::env::var("BOOTHERD_BLESS").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "0") => false,
+        Ok("1") => true,
+        Ok(other) => panic!(
+            "BOOTHERD_BLESS={other:?}: set it to 1 to rewrite the expected files, or to 0 (or \
+             unset it) to compare"
+        ),
+        Err(err) => panic!("BOOTHERD_BLESS: {err}"),
+    }
+}
+
 /// Deterministic pseudo-random bytes (splitmix64), different for each seed.
 pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed;

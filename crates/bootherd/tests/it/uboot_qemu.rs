@@ -39,7 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bootherd_proto::wire::dhcp::MessageType;
 
 use crate::dhcp_lab::{
-    lease_of, owned_dhcp_section, start_dhcp_server, write_tftp_config, OWNED_RANGE,
+    expect_each_request_ignored, lease_of, owned_dhcp_section, start_dhcp_server_logging,
+    write_tftp_config, DEBUG_DHCP, OWNED_RANGE, REQUESTS_TO_BOOTHERD,
 };
 use crate::pxe_lab::clean_console;
 use crate::support::{
@@ -488,9 +489,11 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
     tree.learn_generated(&config);
     // The LAN's server leaves the owned board alone, as its administrator would
     // configure it; the race against a LAN server that answers it too is
-    // `uboot_takes_bootherds_offer_while_the_lan_server_answers_too`.
+    // `uboot_gets_a_prechecked_offer_from_bootherd_while_the_lan_server_answers_too`.
     let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &[OWNED_MAC]);
-    let server = start_dhcp_server(&lab.srv(), &config, &[]);
+    // At debug level bootherd names each request it ignores (the foreign board's,
+    // below).
+    let server = start_dhcp_server_logging(&lab.srv(), &config, &[], Some(DEBUG_DHCP));
     lab.add_tap("tapx0");
 
     let mut guest = Uboot::start(&lab, dir.path(), "tapx0", OWNED_MAC);
@@ -606,9 +609,10 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
     drop(guest);
 
     // A board bootherd does not own: dnsmasq's address, and not one packet from
-    // bootherd's DHCP port.
+    // bootherd's DHCP port, although bootherd saw each of its requests.
     let mut from_server =
         Capture::on_server(&lab, BOOTHERD_DHCP_REPLIES, dir.path(), "from-bootherd");
+    let mut requests = Capture::on_server(&lab, REQUESTS_TO_BOOTHERD, dir.path(), "to-bootherd");
     let mut other = Uboot::start(&lab, dir.path(), "tapx0", FOREIGN_MAC);
     let dhcp2 = other.command("dhcp", Duration::from_secs(30));
     eprintln!("U-Boot `dhcp` ({FOREIGN_MAC}):\n{dhcp2}");
@@ -630,14 +634,9 @@ fn uboot_dhcp_pxe_get_and_pxe_boot_linux_from_bootherd() {
         Duration::from_millis(500),
         "only a board bootherd does not own asked, so it must send no DHCP packet",
     );
-    let about_foreign = server.log_lines_with(&[FOREIGN_MAC]);
-    assert!(
-        about_foreign.is_empty(),
-        "bootherd logged about the foreign board: {about_foreign:?}"
-    );
-    assert!(server
-        .log_lines_with(&["dhcp: offer", FOREIGN_MAC])
-        .is_empty());
+    let frames = requests.stop();
+    let seen = expect_each_request_ignored(&server, &requests, &frames, FOREIGN_MAC);
+    eprintln!("bootherd saw and ignored {seen} requests from {FOREIGN_MAC}");
     eprintln!(
         "timings: U-Boot prompt after {:.1} s, bound in {ms} ms, pxe boot loads {:.1} s, Linux initramfs at {:.1} s, whole test {:.1} s",
         t_prompt.as_secs_f64(),
@@ -711,15 +710,17 @@ fn offer_delays(frames: &[Frame], mac: &str) -> Vec<String> {
 }
 
 #[test]
-fn uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too() {
-    let test = "uboot_qemu::uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too";
+fn uboot_gets_a_prechecked_offer_from_bootherd_while_the_lan_server_answers_too() {
+    let test =
+        "uboot_qemu::uboot_gets_a_prechecked_offer_from_bootherd_while_the_lan_server_answers_too";
     if !need_lab_files(test, &[QEMU, "dnsmasq", "tcpdump"], &[UBOOT_BIN]) {
         return;
     }
     // U-Boot takes the first offer with an address. dnsmasq (no ping) answers
-    // everyone at once; bootherd owns this board and must win every round: the
-    // first (a new client: bootherd checks the address with ICMP echo) and the
-    // next ones (a live lease, nothing to check).
+    // everyone at once; bootherd owns this board and offers in every round with
+    // nothing to wait for: the first (a new client: its address was checked with
+    // ICMP echo before bootherd listened) and the next ones (a live lease,
+    // nothing to check). Which offer arrives first is a race on this machine.
     const ROUNDS: usize = 3;
     let dir = temp_dir();
     let root = dir.path().join("root");
@@ -732,7 +733,9 @@ fn uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too() {
         &owned_dhcp_section(&db, &[OWNED_MAC], &[], ""),
     );
     let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &[]);
-    let server = start_dhcp_server(&lab.srv(), &config, &[]);
+    // At debug level bootherd says, for each offer, whether the address was
+    // known free (checked ahead of time) or had to be checked first.
+    let server = start_dhcp_server_logging(&lab.srv(), &config, &[], Some(DEBUG_DHCP));
     lab.add_tap("tapx0");
     let mut tap = Capture::start(
         &lab.cli(),
@@ -764,10 +767,11 @@ fn uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too() {
     );
     // U-Boot takes the first offer that arrives, so with a LAN server that answers
     // owned boards too it is a race measured in fractions of a millisecond (dnsmasq
-    // answers in ~0.6 ms here; this is a debug build of bootherd on 2 cores). What
-    // bootherd owes: an offer to every DISCOVER, fast, with no ICMP wait even for a
-    // new client. The docs tell users to make the LAN server ignore owned boards.
-    let fast = Duration::from_millis(25);
+    // answers in ~0.6 ms). The docs tell users to make the LAN server ignore owned
+    // boards. What bootherd owes, however busy the machine: an offer to every
+    // DISCOVER, with no ICMP echo wait even for a new client (its address was
+    // checked ahead of time). How fast that offer is, next to dnsmasq's, is
+    // measured by bench/offer-latency.sh, not asserted here.
     let bootherd_delays = bootherd_offer_delays(&frames, OWNED_MAC);
     assert!(
         bootherd_delays.len() >= ROUNDS,
@@ -776,14 +780,28 @@ fn uboot_gets_a_fast_offer_from_bootherd_while_the_lan_server_answers_too() {
     );
     for (i, delay) in bootherd_delays.iter().enumerate() {
         assert!(
-            delay.is_some_and(|d| d <= fast),
-            "DISCOVER {}: bootherd's offer came after {delay:?} (want <= {fast:?}):\n{}\n--- bootherd ---\n{}\n--- dnsmasq (tail) ---\n{}",
+            delay.is_some(),
+            "DISCOVER {}: no offer from bootherd:\n{}\n--- bootherd ---\n{}\n--- dnsmasq (tail) ---\n{}",
             i + 1,
             delays.join("\n"),
             server.log_text(),
             tail(&lan.log_text(), 2000)
         );
     }
+    let checked_first = server.log_lines_with(&["dhcp: address checked"]);
+    assert!(
+        checked_first.is_empty(),
+        "an offer waited for an address check:\n{}\n--- bootherd ---\n{}",
+        checked_first.join("\n"),
+        server.log_text()
+    );
+    assert!(
+        !server
+            .log_lines_with(&["dhcp: address known free"])
+            .is_empty(),
+        "the new client's address was not one checked ahead of time:\n{}",
+        server.log_text()
+    );
     // Whoever won, U-Boot's state is consistent with that server's offer.
     for (round, bound, serverip, out) in &results {
         let consistent = match bound {
