@@ -1,132 +1,9 @@
-//! Host network facts the services need (which IPv4 addresses to listen on, path
-//! MTUs) and [`PacketSocket`], the DHCP sockets' I/O: per-datagram interface and
-//! address, batched receive and send (`recvmmsg`/`sendmmsg`).
+//! [`PacketSocket`], the DHCP sockets' I/O: per-datagram interface and address
+//! (`IP_PKTINFO`), batched receive and send (`recvmmsg`/`sendmmsg`).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
-
-use crate::config::NetConfig;
-
-/// One IPv4 address of a local interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalAddr {
-    /// Interface name, such as `eth0`.
-    pub interface: String,
-    /// The address.
-    pub addr: Ipv4Addr,
-}
-
-/// Every IPv4 address of every interface that is up, in the kernel's order.
-pub fn ipv4_addresses() -> io::Result<Vec<LocalAddr>> {
-    let mut out = Vec::new();
-    for ifa in nix::ifaddrs::getifaddrs().map_err(io::Error::from)? {
-        if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
-            continue;
-        }
-        let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {
-            continue;
-        };
-        let local = LocalAddr {
-            interface: ifa.interface_name.clone(),
-            addr: sin.ip(),
-        };
-        if !out.contains(&local) {
-            out.push(local);
-        }
-    }
-    Ok(out)
-}
-
-/// (interface index, IPv4 address) of every interface that is up.
-pub fn ipv4_networks() -> io::Result<Vec<(u32, Ipv4Addr)>> {
-    Ok(ipv4_addresses()?
-        .into_iter()
-        .filter_map(|a| Some((interface_index(&a.interface)?, a.addr)))
-        .collect())
-}
-
-/// The addresses to serve on, from the `[net]` settings and the host's interfaces.
-///
-/// Explicit `listen` addresses are used as given (binding fails later if one is not
-/// local); otherwise every address of the chosen interfaces (all, by default).
-pub fn listen_addresses(net: &NetConfig) -> io::Result<Vec<Ipv4Addr>> {
-    if !net.listen.is_empty() {
-        return Ok(net.listen.clone());
-    }
-    let all = ipv4_addresses()?;
-    let chosen: Vec<Ipv4Addr> = all
-        .iter()
-        .filter(|a| net.interfaces.is_empty() || net.interfaces.contains(&a.interface))
-        .map(|a| a.addr)
-        .collect();
-    if chosen.is_empty() {
-        let what = if net.interfaces.is_empty() {
-            "this host has no interface with an IPv4 address".to_string()
-        } else {
-            format!(
-                "no IPv4 address on interface(s) {}",
-                net.interfaces.join(", ")
-            )
-        };
-        return Err(io::Error::new(io::ErrorKind::NotFound, what));
-    }
-    Ok(chosen)
-}
-
-/// The MTU of the route a connected socket uses (`IP_MTU`), if the kernel tells.
-pub fn path_mtu(socket: &impl AsRawFd) -> Option<u32> {
-    let mut mtu: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `mtu` and `len` are valid for writes of the sizes passed; the fd is open
-    // for the duration of the borrow.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MTU,
-            (&mut mtu as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0 && mtu > 0).then_some(mtu as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_is_listed() {
-        let addrs = ipv4_addresses().unwrap();
-        assert!(addrs.iter().any(|a| a.addr == Ipv4Addr::LOCALHOST));
-    }
-
-    #[test]
-    fn explicit_listen_wins() {
-        let net = NetConfig {
-            interfaces: vec!["does-not-exist".into()],
-            listen: vec![Ipv4Addr::LOCALHOST],
-        };
-        assert_eq!(listen_addresses(&net).unwrap(), [Ipv4Addr::LOCALHOST]);
-    }
-
-    #[test]
-    fn unknown_interface_is_an_error() {
-        let net = NetConfig {
-            interfaces: vec!["does-not-exist0".into()],
-            listen: vec![],
-        };
-        assert!(listen_addresses(&net).is_err());
-    }
-
-    #[test]
-    fn loopback_mtu_is_known() {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.connect("127.0.0.1:9").unwrap();
-        assert!(path_mtu(&s).unwrap() >= 1500);
-    }
-}
 
 /// What [`PacketSocket::set_receive_buffer`] got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +36,7 @@ pub const DATAGRAM_MAX: usize = 1500;
 
 /// How long [`PacketSocket::send_batch`] waits for room in the send buffer before it
 /// gives up on a datagram.
-const SEND_WAIT_MS: libc::c_int = 200;
+pub(super) const SEND_WAIT_MS: libc::c_int = 200;
 
 /// A UDP socket bound to a wildcard address that reports, for each datagram, the
 /// interface and local address it arrived on (`IP_PKTINFO`), and sends from a chosen
@@ -460,7 +337,7 @@ impl PacketSocket {
 /// The three pointers must stay valid (and unborrowed elsewhere) until the
 /// `recvmmsg`/`sendmmsg` call that uses `header` returns; `control` must hold at
 /// least `control_len` bytes.
-unsafe fn point_header(
+pub(super) unsafe fn point_header(
     header: &mut libc::mmsghdr,
     name: *mut libc::sockaddr_in,
     iovec: *mut libc::iovec,
@@ -479,7 +356,7 @@ unsafe fn point_header(
 }
 
 /// The `IP_PKTINFO` that sends from `source` out of `ifindex` (0: as routed).
-fn pktinfo(ifindex: u32, source: Ipv4Addr) -> libc::in_pktinfo {
+pub(super) fn pktinfo(ifindex: u32, source: Ipv4Addr) -> libc::in_pktinfo {
     libc::in_pktinfo {
         ipi_ifindex: ifindex as libc::c_int,
         ipi_spec_dst: libc::in_addr {
@@ -489,7 +366,7 @@ fn pktinfo(ifindex: u32, source: Ipv4Addr) -> libc::in_pktinfo {
     }
 }
 
-fn received(len: usize, source: SocketAddrV4, pi: &libc::in_pktinfo) -> Received {
+pub(super) fn received(len: usize, source: SocketAddrV4, pi: &libc::in_pktinfo) -> Received {
     Received {
         len,
         source,
@@ -504,7 +381,7 @@ fn received(len: usize, source: SocketAddrV4, pi: &libc::in_pktinfo) -> Received
 /// # Safety
 /// `msg.msg_control` must point to `msg.msg_controllen` readable bytes of control
 /// messages as the kernel wrote them.
-unsafe fn find_pktinfo(msg: &libc::msghdr) -> Option<libc::in_pktinfo> {
+pub(super) unsafe fn find_pktinfo(msg: &libc::msghdr) -> Option<libc::in_pktinfo> {
     let mut cmsg = libc::CMSG_FIRSTHDR(msg);
     while !cmsg.is_null() {
         let c = &*cmsg;
@@ -522,7 +399,7 @@ unsafe fn find_pktinfo(msg: &libc::msghdr) -> Option<libc::in_pktinfo> {
 /// `cmsghdr`.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
-struct ControlBuf([u8; 64]);
+pub(super) struct ControlBuf([u8; 64]);
 
 /// Buffers for up to `capacity` datagrams and their arrival facts, filled by
 /// [`PacketSocket::recv_batch`] and reused from one call to the next.
@@ -676,14 +553,10 @@ impl SendBatch {
     }
 }
 
-/// The index of interface `name`, if it exists.
-pub fn interface_index(name: &str) -> Option<u32> {
-    nix::net::if_::if_nametoindex(name).ok()
-}
-
 #[cfg(test)]
 mod packet_socket_tests {
     use super::*;
+    use crate::net::interface_index;
 
     #[tokio::test]
     async fn pktinfo_reports_interface_and_local_address() {
@@ -718,6 +591,7 @@ mod packet_socket_tests {
 #[cfg(test)]
 mod batch_tests {
     use super::*;
+    use crate::net::interface_index;
     use std::time::{Duration, Instant};
 
     fn v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
@@ -878,95 +752,5 @@ mod batch_tests {
             "asked {ask}, rmem_max {rmem_max}, may force: {may_force}, before {before}"
         );
         assert_eq!(getsockopt(&server.socket, sockopt::RcvBuf).unwrap(), got);
-    }
-}
-
-/// Whether something answers ICMP echo at `ip` within `wait` (a DHCP server's check
-/// that an address is free before offering it). Uses a ping socket where
-/// `net.ipv4.ping_group_range` allows one, else a raw socket (root or CAP_NET_RAW).
-/// `Err` when neither can be opened, so the caller can say so once.
-pub async fn icmp_in_use(ip: Ipv4Addr, wait: std::time::Duration) -> io::Result<bool> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let open = |ty| -> io::Result<Socket> {
-        let socket = Socket::new(Domain::IPV4, ty, Some(Protocol::ICMPV4))?;
-        socket.set_nonblocking(true)?;
-        // Connected: the kernel passes up only packets from `ip`.
-        socket.connect(&SocketAddrV4::new(ip, 0).into())?;
-        Ok(socket)
-    };
-    // A ping socket gets only replies to its own echoes, without the IP header; a raw
-    // socket gets every ICMP packet from `ip`, with the IP header.
-    let (socket, raw) = match open(Type::DGRAM) {
-        Ok(s) => (s, false),
-        Err(_) => (open(Type::RAW)?, true),
-    };
-    let socket = tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(socket))?;
-    let id = (std::process::id() as u16).to_be_bytes();
-    let mut echo = [8u8, 0, 0, 0, id[0], id[1], 0, 1, b'b', b'h', b'd', b'p'];
-    let sum = icmp_checksum(&echo);
-    echo[2..4].copy_from_slice(&sum.to_be_bytes());
-    socket.send(&echo).await?;
-    let mut buf = [0u8; 1500];
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-            Err(_) => {
-                tracing::debug!(%ip, raw, "icmp check: no echo reply in time");
-                return Ok(false);
-            }
-            Ok(Ok(n)) => {
-                let icmp = if raw {
-                    let header = usize::from(buf[0] & 0x0f) * 4;
-                    buf.get(header..n).unwrap_or(&[])
-                } else {
-                    &buf[..n]
-                };
-                // Type 0 = echo reply; anything else (errors) does not prove a host.
-                if icmp.first() == Some(&0) {
-                    tracing::debug!(%ip, raw, "icmp check: echo reply");
-                    return Ok(true);
-                }
-            }
-            // Host unreachable and the like: nobody there.
-            Ok(Err(err)) => {
-                tracing::debug!(%ip, %err, raw, "icmp check: receive error");
-                return Ok(false);
-            }
-        }
-    }
-}
-
-/// The Internet checksum (RFC 1071) of an ICMP message whose checksum field is 0.
-fn icmp_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-#[cfg(test)]
-mod icmp_tests {
-    use super::*;
-
-    #[test]
-    fn checksum_matches_rfc_1071_example() {
-        // Echo request, id 0x1234, seq 1, no payload: checksum 0xe5ca.
-        assert_eq!(icmp_checksum(&[8, 0, 0, 0, 0x12, 0x34, 0, 1]), 0xe5ca);
-    }
-
-    #[tokio::test]
-    async fn loopback_answers_echo() {
-        match icmp_in_use(Ipv4Addr::LOCALHOST, std::time::Duration::from_secs(2)).await {
-            Ok(in_use) => assert!(in_use, "127.0.0.1 did not answer ICMP echo"),
-            // Not root and not in ping_group_range: nothing to test here.
-            Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-                eprintln!("SKIP loopback_answers_echo: cannot open a ping socket: {err}")
-            }
-            Err(err) => panic!("cannot open a ping socket under CI: {err}"),
-        }
     }
 }
