@@ -22,6 +22,8 @@ use crate::vfs::{clean_path, ClientInfo, FileSource, OpenFile, VfsError};
 
 /// IPv4 + UDP + TFTP DATA header: what a block must leave room for inside the MTU.
 const HEADER_OVERHEAD: u32 = 20 + 8 + 4;
+/// Receive buffer of each listening socket.
+const LISTEN_BUFFER: usize = 4 << 20;
 /// Netascii files are converted in memory; larger ones are refused. Netascii is
 /// for text (boot menus, configs); the bound keeps a client that opens many
 /// netascii transfers of a large file from costing more than a few MiB each.
@@ -71,6 +73,9 @@ pub fn bind(addrs: &[Ipv4Addr], port: u16) -> anyhow::Result<Vec<UdpSocket>> {
             let addr = SocketAddrV4::new(ip, port);
             let socket =
                 std::net::UdpSocket::bind(addr).map_err(|e| bind_error("TFTP", addr, e))?;
+            // A rack powering on sends hundreds of requests at once; the default
+            // buffer (about 200 KiB) drops some of them.
+            net::grow_receive_buffer(&socket, LISTEN_BUFFER)?;
             socket.set_nonblocking(true)?;
             Ok(UdpSocket::from_std(socket)?)
         })

@@ -5,6 +5,22 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
+/// Asks for a receive buffer of `bytes` on `socket`: `SO_RCVBUFFORCE` where this
+/// process may (CAP_NET_ADMIN), else `SO_RCVBUF`, which the kernel caps at
+/// `net.core.rmem_max`. Returns what the kernel granted.
+pub fn grow_receive_buffer(
+    socket: &impl std::os::fd::AsFd,
+    bytes: usize,
+) -> io::Result<ReceiveBuffer> {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    let forced = setsockopt(socket, sockopt::RcvBufForce, &bytes).is_ok();
+    if !forced {
+        setsockopt(socket, sockopt::RcvBuf, &bytes).map_err(io::Error::from)?;
+    }
+    let bytes = getsockopt(socket, sockopt::RcvBuf).map_err(io::Error::from)?;
+    Ok(ReceiveBuffer { bytes, forced })
+}
+
 /// What [`PacketSocket::set_receive_buffer`] got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReceiveBuffer {
@@ -78,13 +94,7 @@ impl PacketSocket {
     /// `net.core.rmem_max`. Returns what the kernel reports it has now (it doubles the
     /// request for its own bookkeeping) and whether the forced request was taken.
     pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<ReceiveBuffer> {
-        use nix::sys::socket::{getsockopt, setsockopt, sockopt};
-        let forced = setsockopt(&self.socket, sockopt::RcvBufForce, &bytes).is_ok();
-        if !forced {
-            setsockopt(&self.socket, sockopt::RcvBuf, &bytes).map_err(io::Error::from)?;
-        }
-        let bytes = getsockopt(&self.socket, sockopt::RcvBuf).map_err(io::Error::from)?;
-        Ok(ReceiveBuffer { bytes, forced })
+        grow_receive_buffer(&self.socket, bytes)
     }
 
     /// How long [`PacketSocket::recv_batch`] waits for a first datagram (`SO_RCVTIMEO`);

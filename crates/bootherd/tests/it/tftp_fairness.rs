@@ -49,16 +49,15 @@ struct Held {
 }
 
 /// Sends `count` read requests for `file` asking `timeout 255`, one socket each,
-/// and returns each with its first reply.
+/// 50 at a time, and returns each with its first reply (gathered from every
+/// socket until all have one, or for at most 20 s).
 fn hold(count: usize, file: &str) -> Vec<Held> {
     let rrq = format!("\0\x01{file}\0octet\0timeout\x00255\0blksize\x001400\0");
     let rrq = rrq.as_bytes();
     let mut held: Vec<Held> = (0..count)
         .map(|_| {
             let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
-            socket
-                .send_to(rrq, SocketAddrV4::new(SERVER_IP, 69))
-                .expect("send RRQ");
+            socket.set_nonblocking(true).unwrap();
             Held {
                 socket,
                 from: None,
@@ -67,14 +66,26 @@ fn hold(count: usize, file: &str) -> Vec<Held> {
         })
         .collect();
     let mut buf = [0u8; 2048];
-    for h in &mut held {
-        h.socket
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        if let Ok((n, from)) = h.socket.recv_from(&mut buf) {
-            h.first = reply_of(&buf[..n]);
-            h.from = Some(from);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for chunk in held.chunks_mut(50) {
+        for h in chunk.iter() {
+            h.socket
+                .send_to(rrq, SocketAddrV4::new(SERVER_IP, 69))
+                .expect("send RRQ");
         }
+        thread::sleep(Duration::from_millis(20));
+    }
+    while held.iter().any(|h| h.from.is_none()) && Instant::now() < deadline {
+        for h in held.iter_mut().filter(|h| h.from.is_none()) {
+            if let Ok((n, from)) = h.socket.recv_from(&mut buf) {
+                h.first = reply_of(&buf[..n]);
+                h.from = Some(from);
+            }
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    for h in &held {
+        h.socket.set_nonblocking(false).unwrap();
     }
     held
 }
