@@ -37,6 +37,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::mac::Mac;
 use crate::wire::dhcp::{code, DhcpPacket, MessageType, BOOTREQUEST};
 
 /// Processor architecture from option 93 (the IANA "Processor Architecture
@@ -249,7 +250,7 @@ pub fn rpi_serial_folder(serial: u32) -> String {
 /// The folder a Raspberry Pi 4/5 looks in with `TFTP_PREFIX=2`: its MAC with
 /// dashes, e.g. `dc-a6-32-01-36-c2` (lowercase, as the bootloader asks).
 pub fn rpi_mac_folder(mac: &[u8; 6]) -> String {
-    format_mac(mac).replace(':', "-")
+    Mac(*mac).dashes()
 }
 
 /// MAC OUI of the Raspberry Pi 3B/3B+/2B v1.2, whose boot ROM is
@@ -382,34 +383,14 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Parses a MAC written `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` or `aabbccddeeff`,
-/// any case.
+/// any case ([`Mac::parse`]).
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let text = text.trim();
-    let digits: String = if text.len() == 12 {
-        text.to_owned()
-    } else {
-        // One separator throughout: `aa:bb-cc...` is a typo, not a MAC.
-        let sep = if text.contains(':') { ':' } else { '-' };
-        let parts: Vec<&str> = text.split(sep).collect();
-        if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
-            return None;
-        }
-        parts.concat()
-    };
-    if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (i, byte) in mac.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(mac)
+    Mac::parse(text).map(|m| m.0)
 }
 
-/// Formats a MAC as `aa:bb:cc:dd:ee:ff`, lowercase.
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`, lowercase ([`Mac`]'s `Display`).
 pub fn format_mac(mac: &[u8; 6]) -> String {
-    let [a, b, c, d, e, f] = mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+    Mac(*mac).to_string()
 }
 
 #[cfg(test)]

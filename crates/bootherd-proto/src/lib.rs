@@ -16,6 +16,7 @@
 pub mod client;
 pub mod dhcp;
 pub mod emulate;
+pub mod mac;
 pub mod proxy;
 pub mod tftp;
 pub mod wire;

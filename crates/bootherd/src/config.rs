@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use bootherd_proto::tftp::transfer::{MAX_BLKSIZE, MIN_BLKSIZE};
 use serde::Deserialize;
 
 use crate::inventory::{Inventory, InventoryErrors, MachineConfig, ProfileConfig};
@@ -235,7 +236,7 @@ impl Default for TftpConfig {
             root: PathBuf::from("./tftp-root"),
             port: 69,
             max_transfers: 256,
-            max_blksize: 65464,
+            max_blksize: MAX_BLKSIZE,
             allow_fragmentation: false,
             max_windowsize: 64,
             timeout_ms: 1000,
@@ -509,10 +510,13 @@ impl Config {
             message,
         };
         let t = &self.tftp;
-        if !(8..=65464).contains(&t.max_blksize) {
+        if !(MIN_BLKSIZE..=MAX_BLKSIZE).contains(&t.max_blksize) {
             return Err(invalid(
                 "tftp.max_blksize",
-                format!("{} is outside 8..=65464 (RFC 2348)", t.max_blksize),
+                format!(
+                    "{} is outside {MIN_BLKSIZE}..={MAX_BLKSIZE} (RFC 2348)",
+                    t.max_blksize
+                ),
             ));
         }
         if t.max_windowsize == 0 {

@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bootherd_proto::tftp::transfer::{Outcome, Transfer, TransferConfig, Transmit};
+use bootherd_proto::tftp::transfer::{
+    Outcome, Transfer, TransferConfig, Transmit, MAX_BLKSIZE, MIN_BLKSIZE,
+};
 use bootherd_proto::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -328,7 +330,7 @@ async fn serve_read(
     if let Some(mtu) = net::path_mtu(&socket).filter(|_| settings.clamp_to_mtu) {
         let fit = mtu
             .saturating_sub(HEADER_OVERHEAD)
-            .clamp(8, u32::from(u16::MAX)) as u16;
+            .clamp(u32::from(MIN_BLKSIZE), u32::from(MAX_BLKSIZE)) as u16;
         config.max_blksize = config.max_blksize.min(fit);
     }
     let started = Instant::now();

@@ -16,6 +16,7 @@
 //!   listed: a pxelinux profile would generate `pxelinux.cfg/01-<mac>` in place of
 //!   the hand-written file in the tree.
 
+use bootherd_proto::tftp::transfer::{MAX_BLKSIZE, MIN_BLKSIZE};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -1573,7 +1574,7 @@ impl<'a> Translator<'a> {
             };
             match u16::try_from(mtu.saturating_sub(32))
                 .ok()
-                .filter(|b| (8..=65464).contains(b))
+                .filter(|b| (MIN_BLKSIZE..=MAX_BLKSIZE).contains(b))
             {
                 Some(b) if blksize.is_none() => {
                     let cited = self.cite(Line::D(i));
@@ -1584,7 +1585,7 @@ impl<'a> Translator<'a> {
         }
         for i in 0..self.inputs.tftpd.len() {
             match self.inputs.tftpd[i].item.clone() {
-                Setting::Blocksize(b) if (512..=65464).contains(&b) && blksize.is_none() => {
+                Setting::Blocksize(b) if (512..=MAX_BLKSIZE).contains(&b) && blksize.is_none() => {
                     let cited = self.cite(Line::T(i));
                     blksize = Some((b, cited));
                 }

@@ -36,6 +36,8 @@ mod expected;
 mod lookup;
 mod model;
 
+/// The MAC type is the proto's, so both crates share one.
+pub use bootherd_proto::mac::Mac;
 pub use cmdline::*;
 pub use config::*;
 pub use expected::*;

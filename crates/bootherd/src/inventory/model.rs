@@ -8,46 +8,6 @@ use std::path::PathBuf;
 
 use super::*;
 
-/// A MAC address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Mac(pub [u8; 6]);
-
-impl Mac {
-    /// Parses `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` or `aabbccddeeff`, any case.
-    pub fn parse(text: &str) -> Option<Mac> {
-        bootherd_proto::client::parse_mac(text).map(Mac)
-    }
-
-    /// The six bytes.
-    pub fn octets(&self) -> [u8; 6] {
-        self.0
-    }
-
-    /// `dc-a6-32-01-36-c2`: the Pi's `TFTP_PREFIX=2` folder, pxelinux and `/m/<mac>/`.
-    pub fn dashes(&self) -> String {
-        self.join("-")
-    }
-
-    /// `dca6320136c2`: the pxelinux machine folder.
-    pub fn hex(&self) -> String {
-        self.join("")
-    }
-
-    fn join(&self, sep: &str) -> String {
-        self.0
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(sep)
-    }
-}
-
-impl fmt::Display for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.join(":"))
-    }
-}
-
 /// Normalises a Raspberry Pi serial to the 8 lowercase hex digits of its TFTP folder.
 /// Accepts up to 16 hex digits (as `/proc/cpuinfo` prints them), with or without `0x`.
 pub fn normalize_serial(text: &str) -> Option<String> {

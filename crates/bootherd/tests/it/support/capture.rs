@@ -246,11 +246,7 @@ pub fn dhcp_packets(frames: &[Frame]) -> Vec<WireDhcp> {
 
 /// `aa:bb:cc:dd:ee:ff` into bytes.
 pub fn parse_mac(mac: &str) -> [u8; 6] {
-    let bytes: Vec<u8> = mac
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).expect("hex MAC byte"))
-        .collect();
-    bytes.try_into().expect("six MAC bytes")
+    bootherd_proto::client::parse_mac(mac).unwrap_or_else(|| panic!("not a MAC: {mac}"))
 }
 
 /// Option `code` of `p` as text, lossy.
