@@ -233,7 +233,7 @@ fn leases(args: &LeasesArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let leases = runtime.block_on(crate::dhcp_server::read_leases(&db))?;
+    let leases = runtime.block_on(crate::dhcp::server::read_leases(&db))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -244,7 +244,7 @@ fn leases(args: &LeasesArgs) -> anyhow::Result<ExitCode> {
         .collect();
     print!(
         "{}",
-        crate::dhcp_server::format_leases(&shown, now, args.json)
+        crate::dhcp::server::format_leases(&shown, now, args.json)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,9 @@
 //! bootherd: a network-boot server. This library holds the services the binary runs;
 //! protocol logic lives in `bootherd-proto` and is free of I/O.
-
 pub mod arp;
 pub mod cli;
 pub mod config;
 pub mod dhcp;
-pub mod dhcp_server;
 pub mod http;
 pub mod import;
 pub mod inventory;
@@ -13,7 +11,6 @@ pub mod keyline;
 pub mod leases;
 pub mod logging;
 pub mod net;
-pub mod policy;
 pub mod privilege;
 pub mod probe;
 pub mod render;

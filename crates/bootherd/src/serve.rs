@@ -13,8 +13,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 use crate::config::Config;
+use crate::dhcp::server::DhcpServer;
 use crate::dhcp::Proxy;
-use crate::dhcp_server::DhcpServer;
 use crate::inventory::Inventory;
 use crate::render::Renderer;
 use crate::shutdown::Shutdown;

@@ -132,7 +132,7 @@ fn checked(config: Config, origin: &Path) -> Result<Checked, ConfigError> {
     }
     let dhcp = match config.dhcp.enabled {
         true => {
-            let server = crate::dhcp_server::server_config(&config.dhcp, &inventory)
+            let server = crate::dhcp::server::server_config(&config.dhcp, &inventory)
                 .map_err(|r| invalid(origin, &r.key, r.message))?;
             check_lease_db(&config.dhcp.lease_db)
                 .map_err(|m| invalid(origin, "dhcp.lease_db", m))?;

@@ -43,7 +43,7 @@ const FREE: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 202);
 /// CapPrm and CapEff: CAP_NET_BIND_SERVICE (10) and CAP_NET_RAW (13).
 const TWO_CAPS: u64 = 0x2400;
 /// Debug lines of the address checks, info for the rest.
-const LOG_LEVEL: &str = "info,bootherd::net=debug,bootherd::dhcp_server=debug";
+const LOG_LEVEL: &str = "info,bootherd::net=debug,bootherd::dhcp::server=debug";
 /// What bootherd logs once it has dropped.
 const DROPPED: &str = "privileges dropped";
 
