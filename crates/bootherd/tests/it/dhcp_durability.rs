@@ -391,6 +391,21 @@ fn config_text(root: &std::path::Path, db: &std::path::Path) -> String {
     )
 }
 
+/// Waits (at most 30 s) until the burst has seen `count` ACKs; fails the test
+/// with the server's log otherwise.
+pub(crate) fn wait_for_acks(acks: &AtomicUsize, count: usize, server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acks.load(Ordering::SeqCst) < count {
+        assert!(
+            Instant::now() < deadline,
+            "only {} ACKs in 30 s; log:\n{}",
+            acks.load(Ordering::SeqCst),
+            server.log_text()
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// SIGKILL to the server process (bootherd itself: `ip netns exec` execs it),
 /// then a moment for its last log lines.
 fn crash(server: Server) -> String {
@@ -488,16 +503,7 @@ fn acked_leases_survive_sigkill_and_no_address_goes_to_two_clients() {
             full: None,
         })
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acks.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
-        assert!(
-            Instant::now() < deadline,
-            "only {} ACKs in 30 s; log:\n{}",
-            acks.load(Ordering::SeqCst),
-            server.log_text()
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_acks(&acks, KILL_AFTER_ACKS, &server);
     let t_kill = started.elapsed();
     let log1 = crash(server);
     let before_kill: Vec<Event> = events.lock().unwrap().clone();

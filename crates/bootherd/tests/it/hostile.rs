@@ -16,8 +16,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::dhcp_lab::{in_netns, join, owned_dhcp_section, start_dhcp_server, write_tftp_config};
 use crate::support::{
-    assert_file_eq, need_lab, pseudo_random_bytes, temp_dir, wait_until, write_file, Lab,
-    RunOutput, LAB_SERVER_IP, SERVER_IP,
+    assert_file_eq, need_lab, pseudo_random_bytes, temp_dir, write_file, Lab, RunOutput,
+    LAB_SERVER_IP, SERVER_IP,
 };
 
 const STORM: Duration = Duration::from_secs(8);
@@ -337,15 +337,11 @@ fn a_hostile_neighbour_cannot_break_the_server_or_starve_a_client() {
     );
 
     // Memory goes back near idle once the storm's transfers have ended.
-    let settled = wait_until(Duration::from_secs(30), || {
-        server
-            .rss_kib()
-            .is_some_and(|rss| rss <= idle_rss + 8 * 1024)
-    });
-    let end_rss = server.rss_kib().unwrap_or(0);
-    assert!(
-        settled,
-        "RSS {end_rss} KiB 30 s after the storm, {idle_rss} KiB idle (peak {peak_rss} KiB)"
+    let end_rss = server.expect_rss_near(
+        idle_rss,
+        8 * 1024,
+        Duration::from_secs(30),
+        &format!("after the storm (peak {peak_rss} KiB)"),
     );
     // And it still serves.
     fetches_ok(&lab, &out_dir, &want, 3).expect("fetches after the storm");

@@ -3,17 +3,16 @@
 //! disk afterwards.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::dhcp_durability::{
-    mac_of, missing_acks, Burst, Event, Job, Kind, POOL_FIRST, POOL_LAST,
+    mac_of, missing_acks, wait_for_acks, Burst, Event, Job, Kind, POOL_FIRST, POOL_LAST,
 };
 use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config};
 use crate::support::{need_root, pseudo_random_bytes, temp_dir, write_file, Lab, SERVER_IP};
@@ -122,16 +121,7 @@ fn sigterm_stops_within_the_grace_and_keeps_every_acked_lease() {
             let _ = done_tx.send(burst.run(&jobs, 50, Duration::from_secs(8)));
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acks.load(Ordering::SeqCst) < SIGTERM_AFTER_ACKS {
-        assert!(
-            Instant::now() < deadline,
-            "only {} ACKs in 30 s; log:\n{}",
-            acks.load(Ordering::SeqCst),
-            server.log_text()
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_acks(&acks, SIGTERM_AFTER_ACKS, &server);
     let signalled = Instant::now();
     kill(Pid::from_raw(server.pid() as i32), Signal::SIGTERM).expect("SIGTERM bootherd");
     let limit = Duration::from_millis(GRACE_MS + 1000);

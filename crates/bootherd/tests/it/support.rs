@@ -647,6 +647,28 @@ impl Server {
         }
     }
 
+    /// Waits up to `limit` for the server's resident memory to come back within
+    /// `slack_kib` of `idle_kib`; fails the test with `what` and the figures if
+    /// it does not. Returns the last reading.
+    pub fn expect_rss_near(
+        &self,
+        idle_kib: u64,
+        slack_kib: u64,
+        limit: Duration,
+        what: &str,
+    ) -> u64 {
+        let settled = wait_until(limit, || {
+            self.rss_kib()
+                .is_some_and(|rss| rss <= idle_kib + slack_kib)
+        });
+        let end = self.rss_kib().unwrap_or(0);
+        assert!(
+            settled,
+            "{what}: RSS {end} KiB after {limit:?}, {idle_kib} KiB idle (allowed {slack_kib} KiB more)"
+        );
+        end
+    }
+
     /// The server's resident memory in KiB (`VmRSS` in /proc), `None` once it is gone.
     pub fn rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;

@@ -272,15 +272,11 @@ fn one_host_cannot_starve_another_of_tftp() {
 
     // Memory goes back near idle once the transfers are gone (threads end
     // after tokio's 10 s keep-alive).
-    let settled = wait_until(Duration::from_secs(20), || {
-        server
-            .rss_kib()
-            .is_some_and(|rss| rss <= idle_rss + 16 * 1024)
-    });
-    let end_rss = server.rss_kib().unwrap_or(0);
-    assert!(
-        settled,
-        "RSS {end_rss} KiB after the storm, {idle_rss} KiB idle (peak {peak_rss} KiB)"
+    let end_rss = server.expect_rss_near(
+        idle_rss,
+        8 * 1024,
+        Duration::from_secs(20),
+        &format!("after the storm (peak {peak_rss} KiB)"),
     );
     eprintln!(
         "tftp fairness: victim {stormy:?} under the storm vs {quiet:?} quiet; neighbour: {started} started, \
