@@ -147,15 +147,34 @@ impl From<u16> for Arch {
     }
 }
 
-/// Which Raspberry Pi an EEPROM bootloader runs on, from its option 97.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which Raspberry Pi: the firmware files it asks for, and what an EEPROM
+/// bootloader says in option 97. One type for the classifier and the inventory
+/// (`model = "pi4"` in a profile, with the `serde` feature).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize, serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum RpiModel {
-    /// Pi 4, 400, CM4 (FourCC `RPi4`).
+    /// Pi 3B / 3B+ / 2B v1.2 boot ROM: `bootcode.bin` from the root, then `start.elf`.
+    Pi3,
+    /// Pi 4 / 400 / CM4 EEPROM (FourCC `RPi4`): `start4.elf`, `fixup4.dat`.
+    #[default]
     Pi4,
-    /// Pi 5, CM5 (FourCC `RPi5`).
+    /// Pi 5 / CM5 EEPROM (FourCC `RPi5`): the firmware is in the EEPROM, no `start*.elf`.
     Pi5,
-    /// Known only by its OUI: an old EEPROM, or `DHCP_OPTION97` changed.
-    Unknown,
+}
+
+impl RpiModel {
+    /// The name used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RpiModel::Pi3 => "pi3",
+            RpiModel::Pi4 => "pi4",
+            RpiModel::Pi5 => "pi5",
+        }
+    }
 }
 
 /// The boot firmware behind a request.
@@ -164,7 +183,8 @@ pub enum Firmware {
     /// Raspberry Pi 3B/3B+/2B v1.2 boot ROM (PROTOCOLS.md section 1).
     RpiRom,
     /// Raspberry Pi 4/5 EEPROM bootloader (PROTOCOLS.md section 2).
-    RpiEeprom(RpiModel),
+    /// `None`: known only by its OUI (an old EEPROM, or `DHCP_OPTION97` changed).
+    RpiEeprom(Option<RpiModel>),
     /// A BIOS PXE ROM (PROTOCOLS.md section 4).
     BiosPxe,
     /// UEFI PXE firmware (PROTOCOLS.md section 4).
@@ -184,9 +204,9 @@ impl Firmware {
     pub fn name(&self) -> &'static str {
         match self {
             Firmware::RpiRom => "Raspberry Pi 3 boot ROM",
-            Firmware::RpiEeprom(RpiModel::Pi4) => "Raspberry Pi 4 EEPROM",
-            Firmware::RpiEeprom(RpiModel::Pi5) => "Raspberry Pi 5 EEPROM",
-            Firmware::RpiEeprom(RpiModel::Unknown) => "Raspberry Pi EEPROM",
+            Firmware::RpiEeprom(Some(RpiModel::Pi4)) => "Raspberry Pi 4 EEPROM",
+            Firmware::RpiEeprom(Some(RpiModel::Pi5)) => "Raspberry Pi 5 EEPROM",
+            Firmware::RpiEeprom(Some(RpiModel::Pi3) | None) => "Raspberry Pi EEPROM",
             Firmware::BiosPxe => "BIOS PXE ROM",
             Firmware::UefiPxe => "UEFI PXE",
             Firmware::Ipxe => "iPXE",
@@ -312,7 +332,7 @@ fn firmware(
         return Firmware::Ipxe;
     }
     if let Some(model) = uuid.and_then(rpi_fourcc) {
-        return Firmware::RpiEeprom(model);
+        return Firmware::RpiEeprom(Some(model));
     }
     let pi_signature = match class {
         Some(class) => class.starts_with("PXEClient") && matches!(arch, None | Some(Arch::BiosX86)),
@@ -324,7 +344,7 @@ fn firmware(
             return Firmware::RpiRom;
         }
         if RPI_EEPROM_OUIS.contains(&oui) {
-            return Firmware::RpiEeprom(RpiModel::Unknown);
+            return Firmware::RpiEeprom(None);
         }
     }
     if starts("HTTPClient") {

@@ -26,7 +26,7 @@ fn pi3_rom_discover_is_the_rpi_rom() {
 #[test]
 fn pi4_eeprom_with_fourcc_is_a_pi4() {
     let client = classify_bytes(&golden::pi4_eeprom_fourcc_discover());
-    assert_eq!(client.firmware, Firmware::RpiEeprom(RpiModel::Pi4));
+    assert_eq!(client.firmware, Firmware::RpiEeprom(Some(RpiModel::Pi4)));
     assert_eq!(client.firmware.name(), "Raspberry Pi 4 EEPROM");
     assert_eq!(client.mac, golden::CM4_MAC);
     assert_eq!(client.xid, 0x411f_f708);
@@ -60,7 +60,7 @@ fn pi_serial_is_the_last_word_of_option_97() {
 #[test]
 fn pi4_eeprom_without_fourcc_is_known_by_its_oui() {
     let client = classify_bytes(&golden::pi4_eeprom_discover());
-    assert_eq!(client.firmware, Firmware::RpiEeprom(RpiModel::Unknown));
+    assert_eq!(client.firmware, Firmware::RpiEeprom(None));
     assert_eq!(client.mac, golden::PI4_MAC);
 }
 
@@ -150,32 +150,32 @@ fn classification_table() {
     let rows: Vec<(&str, DhcpPacket, Firmware, Option<Arch>)> = vec![
         // Raspberry Pi by option 97, whatever the MAC (MAC_ADDRESS may override it).
         ("fourcc RPi4", request(PC, &[(93, ARCH0), (97, &rpi4_uuid), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86)),
         ("fourcc RPi5", request(PI5, &[(93, ARCH0), (97, &rpi5_uuid), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Pi5), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(Some(RpiModel::Pi5)), Some(Arch::BiosX86)),
         ("fourcc without type byte", request(PC, &[(97, &rpi5_no_type)]),
-            Firmware::RpiEeprom(RpiModel::Pi5), None),
+            Firmware::RpiEeprom(Some(RpiModel::Pi5)), None),
         ("fourcc byte-swapped", request(PC, &[(97, &rpi4_reversed), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86)),
         ("fourcc, REQUEST without 60", request(PI4, &[(93, ARCH0), (97, &rpi4_uuid)]),
-            Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86)),
         // Raspberry Pi by OUI, with the Pi's PXE signature.
         ("pi3 oui", request(PI3, &[(93, ARCH0), (60, BIOS)]),
             Firmware::RpiRom, Some(Arch::BiosX86)),
         ("pi3 oui, arch only in 60", request(PI3, &[(60, BIOS)]),
             Firmware::RpiRom, Some(Arch::BiosX86)),
         ("pi4 oui, serial uuid", request(PI4, &[(93, ARCH0), (97, &serial_uuid), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Unknown), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(None), Some(Arch::BiosX86)),
         ("pi400 oui", request(PI400, &[(93, ARCH0), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Unknown), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(None), Some(Arch::BiosX86)),
         ("cm4 oui", request(CM4, &[(93, ARCH0), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Unknown), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(None), Some(Arch::BiosX86)),
         ("pi4 second oui", request(PI4_2, &[(93, ARCH0), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Unknown), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(None), Some(Arch::BiosX86)),
         ("pi5 oui", request(PI5, &[(93, ARCH0), (60, BIOS)]),
-            Firmware::RpiEeprom(RpiModel::Unknown), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(None), Some(Arch::BiosX86)),
         ("eeprom REQUEST without 60 (rpi-eeprom#82)", request(PI4, &[(93, ARCH0)]),
-            Firmware::RpiEeprom(RpiModel::Unknown), Some(Arch::BiosX86)),
+            Firmware::RpiEeprom(None), Some(Arch::BiosX86)),
         // A Pi that is not booting its ROM or EEPROM.
         ("pi4 running linux", request(PI4, &[(60, b"dhcpcd-9.4.1:Linux-6.1.21-v8+:aarch64:BCM2835")]),
             Firmware::NotBoot, None),
@@ -314,11 +314,11 @@ fn arch_from_vendor_class() {
 fn names_for_logs() {
     assert_eq!(Firmware::RpiRom.name(), "Raspberry Pi 3 boot ROM");
     assert_eq!(
-        Firmware::RpiEeprom(RpiModel::Pi5).name(),
+        Firmware::RpiEeprom(Some(RpiModel::Pi5)).name(),
         "Raspberry Pi 5 EEPROM"
     );
     assert_eq!(
-        Firmware::RpiEeprom(RpiModel::Unknown).name(),
+        Firmware::RpiEeprom(None).name(),
         "Raspberry Pi EEPROM"
     );
     assert_eq!(Firmware::NotBoot.name(), "not a boot client");

@@ -56,7 +56,7 @@ fn rpi5_discover_says_rpi5() {
     assert_eq!(&packet.client_uuid().unwrap()[..5], b"\0RPi5");
     assert_eq!(
         classify(&packet).firmware,
-        Firmware::RpiEeprom(RpiModel::Pi5)
+        Firmware::RpiEeprom(Some(RpiModel::Pi5))
     );
 }
 
@@ -87,8 +87,8 @@ fn uboot_discover_is_the_golden_one() {
 fn every_discover_is_classified_as_its_firmware() {
     let expect = [
         (Emulated::Rpi3, Firmware::RpiRom),
-        (Emulated::Rpi4, Firmware::RpiEeprom(RpiModel::Pi4)),
-        (Emulated::Rpi5, Firmware::RpiEeprom(RpiModel::Pi5)),
+        (Emulated::Rpi4, Firmware::RpiEeprom(Some(RpiModel::Pi4))),
+        (Emulated::Rpi5, Firmware::RpiEeprom(Some(RpiModel::Pi5))),
         (Emulated::PxeBios, Firmware::BiosPxe),
         (Emulated::PxeEfi, Firmware::UefiPxe),
         (Emulated::UBoot, Firmware::UBoot),

@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn an_unknown_pi4_is_answered_when_its_serial_or_mac_folder_has_files() {
-        let mut pi = client(Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86));
+        let mut pi = client(Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86));
         pi.mac = [0xdc, 0xa6, 0x32, 0x01, 0x36, 0xc2];
         let mut uuid = vec![0];
         for word in [0x3469_5052_u32, 0x00c0_3111, 0x3201_36c2, 0x9ffe_fdef] {
@@ -420,7 +420,7 @@ mod tests {
                 Duration::from_secs(1),
             ),
             (
-                client(Firmware::RpiEeprom(RpiModel::Pi4), Some(Arch::BiosX86)),
+                client(Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86)),
                 ProxyAnswer::RaspberryPi,
                 Duration::ZERO,
             ),
@@ -494,7 +494,7 @@ mod tests {
         assert_eq!(why, "boot file undionly.kpxe is not in the TFTP root");
         let why = ignored(decide(&client(Firmware::RpiRom, None), &cfg, &[], Some(80)));
         assert_eq!(why, "no bootcode.bin in the TFTP root");
-        let pi4 = client(Firmware::RpiEeprom(RpiModel::Pi4), None);
+        let pi4 = client(Firmware::RpiEeprom(Some(RpiModel::Pi4)), None);
         let why = ignored(decide(&pi4, &cfg, &["bootcode.bin"], Some(80)));
         assert!(why.contains("start4.elf"), "{why}");
         assert!(matches!(
@@ -518,7 +518,7 @@ mod tests {
         assert!(why.contains("UefiArm32"), "{why}");
         cfg.rpi = false;
         let why = ignored(decide(
-            &client(Firmware::RpiEeprom(RpiModel::Pi5), None),
+            &client(Firmware::RpiEeprom(Some(RpiModel::Pi5)), None),
             &cfg,
             &["bootcode.bin"],
             Some(80),

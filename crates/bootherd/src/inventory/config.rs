@@ -39,29 +39,8 @@ impl fmt::Display for Kind {
     }
 }
 
-/// Which Raspberry Pi: decides the firmware files it asks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RpiModel {
-    /// Pi 3B / 3B+ / 2B v1.2 boot ROM: `bootcode.bin` from the root, then `start.elf`.
-    Pi3,
-    /// Pi 4 / 400 / CM4 EEPROM: `start4.elf`, `fixup4.dat`.
-    #[default]
-    Pi4,
-    /// Pi 5 EEPROM: the firmware is in the EEPROM, no `start*.elf`.
-    Pi5,
-}
-
-impl RpiModel {
-    /// The name used in the configuration file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RpiModel::Pi3 => "pi3",
-            RpiModel::Pi4 => "pi4",
-            RpiModel::Pi5 => "pi5",
-        }
-    }
-}
+/// Which Raspberry Pi: one type with the classifier's (`model = "pi4"`).
+pub use bootherd_proto::client::RpiModel;
 
 /// One `[profiles.NAME]` table: how a group of machines boots.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
