@@ -317,10 +317,7 @@ fn names_for_logs() {
         Firmware::RpiEeprom(Some(RpiModel::Pi5)).name(),
         "Raspberry Pi 5 EEPROM"
     );
-    assert_eq!(
-        Firmware::RpiEeprom(None).name(),
-        "Raspberry Pi EEPROM"
-    );
+    assert_eq!(Firmware::RpiEeprom(None).name(), "Raspberry Pi EEPROM");
     assert_eq!(Firmware::NotBoot.name(), "not a boot client");
     assert_eq!(
         format_mac(&[0xb8, 0x27, 0xeb, 0x1c, 0xff, 0x5b]),

@@ -290,7 +290,7 @@ pub fn uboot_target(offer: &Reply, ack: &Reply) -> Result<(Ipv4Addr, Option<Stri
 }
 
 /// Whether `reply` answers this machine: a BOOTREPLY with its xid and MAC.
-pub fn is_for(machine: &Machine, reply: &DhcpPacket) -> bool {
+pub fn is_for(machine: &Identity, reply: &DhcpPacket) -> bool {
     reply.op == crate::wire::dhcp::BOOTREPLY
         && reply.xid == machine.xid
         && reply.mac() == Some(machine.mac)

@@ -199,7 +199,7 @@ pub struct Logged {
 /// (UB `net/tftp.c`).
 #[derive(Debug, Clone)]
 pub struct FilePlan {
-    machine: Machine,
+    machine: Identity,
     server: Ipv4Addr,
     stage: Stage,
     /// The serial directory, with its slash, once found there.
@@ -221,12 +221,12 @@ pub struct FilePlan {
 
 impl FilePlan {
     /// The plan of a Raspberry Pi fetching from `server`.
-    pub fn rpi(machine: &Machine, server: Ipv4Addr) -> FilePlan {
+    pub fn rpi(machine: &Identity, server: Ipv4Addr) -> FilePlan {
         FilePlan::new(machine, server)
     }
 
     /// The plan of a PXE client fetching `file` from `server`.
-    pub fn pxe(machine: &Machine, server: Ipv4Addr, file: &str) -> FilePlan {
+    pub fn pxe(machine: &Identity, server: Ipv4Addr, file: &str) -> FilePlan {
         let mut plan = FilePlan::new(machine, server);
         plan.pxe_file = file.to_string();
         plan
@@ -236,7 +236,7 @@ impl FilePlan {
     /// directory the names are relative to) and option 209, if the ACK had
     /// them.
     pub fn uboot(
-        machine: &Machine,
+        machine: &Identity,
         server: Ipv4Addr,
         ip: Ipv4Addr,
         bootfile: Option<&str>,
@@ -251,7 +251,7 @@ impl FilePlan {
         plan
     }
 
-    fn new(machine: &Machine, server: Ipv4Addr) -> FilePlan {
+    fn new(machine: &Identity, server: Ipv4Addr) -> FilePlan {
         FilePlan {
             machine: machine.clone(),
             server,

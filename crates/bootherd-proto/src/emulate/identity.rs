@@ -87,7 +87,7 @@ impl fmt::Display for Emulated {
 
 /// The identity the firmware runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Machine {
+pub struct Identity {
     /// Which firmware.
     pub kind: Emulated,
     /// Ethernet address, sent in `chaddr`.
@@ -114,7 +114,7 @@ pub enum TftpPrefix {
     Mac,
 }
 
-impl Machine {
+impl Identity {
     /// A machine with `mac`, the given serial (Pis only; else derived from
     /// the MAC by [`default_serial`]) and defaults for the rest:
     /// - xid: the Pi 3 ROM's constant 0x26f30339 (fw#871), else the MAC's
@@ -123,7 +123,7 @@ impl Machine {
     /// - uuid: `bootherd` and the MAC, so a server can tell the probe by it;
     /// - board revision: 0x00c03111 (a Pi 4B 4 GB, the example of the
     ///   `DHCP_OPTION97` documentation) or 0x00d04170 (a Pi 5 8 GB).
-    pub fn new(kind: Emulated, mac: [u8; 6], serial: Option<u32>) -> Machine {
+    pub fn new(kind: Emulated, mac: [u8; 6], serial: Option<u32>) -> Identity {
         let tail = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]);
         let xid = match kind {
             Emulated::Rpi3 => 0x26f3_0339,
@@ -132,7 +132,7 @@ impl Machine {
         let mut uuid = [0u8; 16];
         uuid[..8].copy_from_slice(b"bootherd");
         uuid[10..].copy_from_slice(&mac);
-        Machine {
+        Identity {
             kind,
             mac,
             serial: serial.unwrap_or_else(|| default_serial(mac)),

@@ -5,7 +5,7 @@
 //! Everything here follows PROTOCOLS.md; each rule names its source there.
 //! The pieces, in the order the shell uses them:
 //!
-//! 1. `identity.rs`, [`Emulated`] and [`Machine`]: which firmware, with which MAC, serial
+//! 1. `identity.rs`, [`Emulated`] and [`Identity`]: which firmware, with which MAC, serial
 //!    and transaction ID.
 //! 2. `packets.rs`, [`discover`], [`request`], [`pxe_request`]: the firmware's DHCP
 //!    packets. [`dhcp_schedule`] says when it sends its DISCOVERs.

@@ -48,7 +48,7 @@ pub(super) const RPI3_UUID: [u8; 17] = [
 /// serial (PROTOCOLS.md 2; raspberrypi/cmprovision#16 shows `00 52 50 69
 /// 34`). The order of the last three on the wire is not documented; they are
 /// little-endian here, like the FourCC.
-pub fn rpi_option97(machine: &Machine) -> Vec<u8> {
+pub fn rpi_option97(machine: &Identity) -> Vec<u8> {
     let fourcc: &[u8; 4] = match machine.kind {
         Emulated::Rpi5 => b"RPi5",
         _ => b"RPi4",
@@ -61,13 +61,13 @@ pub fn rpi_option97(machine: &Machine) -> Vec<u8> {
     out
 }
 
-pub(super) fn pxe_uuid(machine: &Machine) -> Vec<u8> {
+pub(super) fn pxe_uuid(machine: &Identity) -> Vec<u8> {
     let mut out = vec![0];
     out.extend_from_slice(&machine.uuid);
     out
 }
 
-pub(super) fn header(machine: &Machine, flags: u16) -> DhcpPacket {
+pub(super) fn header(machine: &Identity, flags: u16) -> DhcpPacket {
     let mut packet = DhcpPacket {
         xid: machine.xid,
         flags,
@@ -96,7 +96,7 @@ pub(super) fn push(packet: &mut DhcpPacket, code: u8, data: impl Into<Vec<u8>>) 
 ///   fields);
 /// - `uboot`: `dhcp_extended` of UB `net/bootp.c` (53, 57 = 576, 93 = 22,
 ///   94 = 1.0.0, 60 `U-Boot.armv8`, 55), built from source.
-pub fn discover(machine: &Machine) -> DhcpPacket {
+pub fn discover(machine: &Identity) -> DhcpPacket {
     build(machine, MessageType::Discover, None)
 }
 
@@ -109,7 +109,7 @@ pub fn discover(machine: &Machine) -> DhcpPacket {
 ///   to repeat the PXE options);
 /// - U-Boot: 53, 57, 54, 50, then the DISCOVER's options (`dhcp_extended`
 ///   puts the server and requested address right after 57).
-pub fn request(machine: &Machine, offer: &DhcpPacket) -> Option<DhcpPacket> {
+pub fn request(machine: &Identity, offer: &DhcpPacket) -> Option<DhcpPacket> {
     if machine.kind == Emulated::Rpi3 {
         return None;
     }
@@ -117,7 +117,7 @@ pub fn request(machine: &Machine, offer: &DhcpPacket) -> Option<DhcpPacket> {
 }
 
 pub(super) fn build(
-    machine: &Machine,
+    machine: &Identity,
     kind: MessageType,
     offer: Option<&DhcpPacket>,
 ) -> DhcpPacket {
@@ -199,7 +199,7 @@ pub(super) fn build(
 /// header and options only, without padding to 300 bytes (`bootp_request`
 /// in UB `net/bootp.c` sizes the packet to the options written); the others
 /// send at least the 300-byte BOOTP minimum.
-pub fn wire_bytes(machine: &Machine, packet: &DhcpPacket) -> Vec<u8> {
+pub fn wire_bytes(machine: &Identity, packet: &DhcpPacket) -> Vec<u8> {
     let mut out = packet.emit();
     if machine.kind == Emulated::UBoot {
         let options: usize = packet
@@ -217,7 +217,7 @@ pub fn wire_bytes(machine: &Machine, packet: &DhcpPacket) -> Vec<u8> {
 /// DISCOVER's options with message type REQUEST, from `ciaddr` (the address
 /// the client has by then), and option 43 naming boot item type 0 layer 0
 /// (iPXE sends sub-option 71 like this, ipxe/ipxe#1374).
-pub fn pxe_request(machine: &Machine, ciaddr: Ipv4Addr) -> DhcpPacket {
+pub fn pxe_request(machine: &Identity, ciaddr: Ipv4Addr) -> DhcpPacket {
     let mut p = build(machine, MessageType::Request, None);
     p.ciaddr = ciaddr;
     let item = PxeVendorOptions {

@@ -12,13 +12,13 @@ const LAN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 const PROXY: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const GIVEN: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 150);
 
-fn machine(kind: Emulated) -> Machine {
-    Machine::new(kind, default_mac(kind, [0xff, 0xda, 0x08]), None)
+fn machine(kind: Emulated) -> Identity {
+    Identity::new(kind, default_mac(kind, [0xff, 0xda, 0x08]), None)
 }
 
 /// What the shell sends, checked against the emitter writing into a buffer
 /// pre-filled with 0xa5, so that a byte the emitter forgets shows up.
-fn emitted(m: &Machine, packet: &DhcpPacket) -> Vec<u8> {
+fn emitted(m: &Identity, packet: &DhcpPacket) -> Vec<u8> {
     let mut out = vec![0xa5; 600];
     let len = packet.emit_into(&mut out).unwrap();
     let wire = wire_bytes(m, packet);
@@ -29,7 +29,7 @@ fn emitted(m: &Machine, packet: &DhcpPacket) -> Vec<u8> {
 
 #[test]
 fn rpi3_discover_is_the_captured_one() {
-    let m = Machine::new(Emulated::Rpi3, golden::PI3_MAC, None);
+    let m = Identity::new(Emulated::Rpi3, golden::PI3_MAC, None);
     assert_eq!(m.xid, 0x26f3_0339);
     assert_eq!(emitted(&m, &discover(&m)), golden::pi3_rom_discover());
     assert_eq!(request(&m, &discover(&m)), None, "the ROM never REQUESTs");
@@ -37,7 +37,7 @@ fn rpi3_discover_is_the_captured_one() {
 
 #[test]
 fn rpi4_discover_is_the_documented_fourcc_one() {
-    let mut m = Machine::new(Emulated::Rpi4, golden::CM4_MAC, Some(0x9ffe_fdef));
+    let mut m = Identity::new(Emulated::Rpi4, golden::CM4_MAC, Some(0x9ffe_fdef));
     m.xid = 0x411f_f708;
     assert_eq!(
         emitted(&m, &discover(&m)),
@@ -62,7 +62,7 @@ fn rpi5_discover_says_rpi5() {
 
 #[test]
 fn pxe_efi_discover_is_the_golden_ovmf_one() {
-    let mut m = Machine::new(Emulated::PxeEfi, golden::QEMU_MAC, None);
+    let mut m = Identity::new(Emulated::PxeEfi, golden::QEMU_MAC, None);
     m.xid = 0x1c8a_3f5d;
     m.uuid.copy_from_slice(&golden::QEMU_UUID[1..]);
     assert_eq!(emitted(&m, &discover(&m)), golden::ovmf_discover());
@@ -70,7 +70,7 @@ fn pxe_efi_discover_is_the_golden_ovmf_one() {
 
 #[test]
 fn uboot_discover_is_the_golden_one() {
-    let mut m = Machine::new(Emulated::UBoot, golden::ROCK64_MAC, None);
+    let mut m = Identity::new(Emulated::UBoot, golden::ROCK64_MAC, None);
     m.xid = 0x5c6e_9a01;
     assert_eq!(
         emitted(&m, &discover(&m)),
@@ -100,7 +100,7 @@ fn every_discover_is_classified_as_its_firmware() {
     }
 }
 
-fn lan_offer(m: &Machine) -> Reply {
+fn lan_offer(m: &Identity) -> Reply {
     let request = discover(m);
     let mut offer = DhcpPacket::new_reply(&request);
     offer.yiaddr = GIVEN;
@@ -112,7 +112,7 @@ fn lan_offer(m: &Machine) -> Reply {
     }
 }
 
-fn proxy_reply(m: &Machine, answer: &ProxyAnswer) -> Reply {
+fn proxy_reply(m: &Identity, answer: &ProxyAnswer) -> Reply {
     Reply {
         source: PROXY,
         packet: proxy_offer(&discover(m), PROXY, answer),
@@ -355,8 +355,8 @@ fn run(plan: &mut FilePlan, files: &[(&str, &[u8])]) -> Vec<String> {
     asked
 }
 
-fn pi3(serial: u32) -> Machine {
-    Machine::new(Emulated::Rpi3, golden::PI3_MAC, Some(serial))
+fn pi3(serial: u32) -> Identity {
+    Identity::new(Emulated::Rpi3, golden::PI3_MAC, Some(serial))
 }
 
 #[test]
@@ -457,7 +457,7 @@ fn rpi3_stops_at_a_missing_bootcode() {
 
 #[test]
 fn rpi4_with_tftp_prefix_2_uses_its_mac_folder() {
-    let mut m = Machine::new(Emulated::Rpi4, golden::PI4_MAC, Some(0xab5a_4158));
+    let mut m = Identity::new(Emulated::Rpi4, golden::PI4_MAC, Some(0xab5a_4158));
     m.tftp_prefix = TftpPrefix::Mac;
     let mut plan = FilePlan::rpi(&m, PROXY);
     let files: &[(&str, &[u8])] = &[
@@ -478,7 +478,7 @@ fn rpi4_with_tftp_prefix_2_uses_its_mac_folder() {
 
 #[test]
 fn rpi4_tries_start4_then_start_under_the_serial() {
-    let m = Machine::new(Emulated::Rpi4, golden::PI4_MAC, Some(0xab5a_4158));
+    let m = Identity::new(Emulated::Rpi4, golden::PI4_MAC, Some(0xab5a_4158));
     let mut plan = FilePlan::rpi(&m, PROXY);
     let files: &[(&str, &[u8])] = &[
         ("ab5a4158/start.elf", b"old"),
@@ -531,7 +531,7 @@ fn rpi4_tries_start4_then_start_under_the_serial() {
 
 #[test]
 fn rpi5_asks_the_doubled_slash_and_falls_back_to_kernel8() {
-    let m = Machine::new(
+    let m = Identity::new(
         Emulated::Rpi5,
         [0x2c, 0xcf, 0x67, 1, 2, 3],
         Some(0x0102_0304),
@@ -567,7 +567,7 @@ fn rpi5_asks_the_doubled_slash_and_falls_back_to_kernel8() {
 
 #[test]
 fn uboot_pxe_get_order() {
-    let m = Machine::new(Emulated::UBoot, [0x52, 0x54, 0x00, 0x99, 0x00, 0xa1], None);
+    let m = Identity::new(Emulated::UBoot, [0x52, 0x54, 0x00, 0x99, 0x00, 0xa1], None);
     let ip = Ipv4Addr::new(10, 99, 0, 160);
     let mut plan = FilePlan::uboot(&m, PROXY, ip, None, None);
     let asked = run(&mut plan, &[]);

@@ -48,7 +48,7 @@ impl fmt::Display for Summary<'_> {
 }
 
 /// Facts about the serving side that the decision needs.
-pub struct Server<'a> {
+pub struct ServerView<'a> {
     /// The address the reply leaves from, which also serves TFTP and HTTP.
     pub addr: Ipv4Addr,
     /// HTTP port, for URLs; `None` when HTTP is off.
@@ -59,7 +59,7 @@ pub struct Server<'a> {
     pub known: bool,
 }
 
-impl Server<'_> {
+impl ServerView<'_> {
     fn url(&self, path: &str) -> Option<String> {
         let port = self.http_port?;
         let path = path.trim_start_matches('/');
@@ -89,7 +89,7 @@ fn pi_folders(client: &Client) -> Vec<String> {
 }
 
 /// Decides the proxyDHCP answer for `client`.
-pub fn plan(client: &Client, config: &ProxyConfig, server: &Server<'_>) -> Plan {
+pub fn plan(client: &Client, config: &ProxyConfig, server: &ServerView<'_>) -> Plan {
     let no_delay = Duration::ZERO;
     match &client.firmware {
         Firmware::NotBoot => Plan::Ignore("not a boot client".into()),
@@ -233,7 +233,7 @@ fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-fn tftp_file(setting: &str, key: &str, server: &Server<'_>) -> Result<String, String> {
+fn tftp_file(setting: &str, key: &str, server: &ServerView<'_>) -> Result<String, String> {
     let Some(file) = non_empty(setting) else {
         return Err(format!("no boot file configured (proxy.{key})"));
     };
@@ -265,7 +265,7 @@ mod tests {
 
     fn decide(c: &Client, config: &ProxyConfig, files: &[&str], http: Option<u16>) -> Plan {
         let exists = |p: &str| files.contains(&p);
-        let server = Server {
+        let server = ServerView {
             addr: SERVER,
             http_port: http,
             exists: &exists,
@@ -290,7 +290,10 @@ mod tests {
 
     #[test]
     fn an_unknown_pi4_is_answered_when_its_serial_or_mac_folder_has_files() {
-        let mut pi = client(Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86));
+        let mut pi = client(
+            Firmware::RpiEeprom(Some(RpiModel::Pi4)),
+            Some(Arch::BiosX86),
+        );
         pi.mac = [0xdc, 0xa6, 0x32, 0x01, 0x36, 0xc2];
         let mut uuid = vec![0];
         for word in [0x3469_5052_u32, 0x00c0_3111, 0x3201_36c2, 0x9ffe_fdef] {
@@ -420,7 +423,10 @@ mod tests {
                 Duration::from_secs(1),
             ),
             (
-                client(Firmware::RpiEeprom(Some(RpiModel::Pi4)), Some(Arch::BiosX86)),
+                client(
+                    Firmware::RpiEeprom(Some(RpiModel::Pi4)),
+                    Some(Arch::BiosX86),
+                ),
                 ProxyAnswer::RaspberryPi,
                 Duration::ZERO,
             ),

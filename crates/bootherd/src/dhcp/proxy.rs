@@ -231,7 +231,7 @@ impl Proxy {
         let http_tree = matches!(client.firmware, Firmware::Ipxe | Firmware::UefiHttp);
         let exists = |p: &str| self.exists(p, http_tree, local);
         let (config, known) = self.view_for(client);
-        let server = policy::Server {
+        let server = policy::ServerView {
             addr: local,
             http_port: self.http_port,
             exists: &exists,

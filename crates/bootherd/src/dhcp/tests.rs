@@ -79,7 +79,7 @@ fn configuration_is_shared_unless_the_inventory_overrides_it() {
 
 #[tokio::test]
 async fn service_answers_on_loopback_and_stops_when_dropped() {
-    use bootherd_proto::emulate::{pxe_request, Emulated, Machine};
+    use bootherd_proto::emulate::{pxe_request, Emulated, Identity};
     let config = Config::parse("").unwrap();
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("ipxe.efi"), b"MZ").unwrap();
@@ -99,7 +99,7 @@ async fn service_answers_on_loopback_and_stops_when_dropped() {
     client
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    let machine = Machine::new(Emulated::PxeEfi, [2, 0, 0, 0, 0, 1], None);
+    let machine = Identity::new(Emulated::PxeEfi, [2, 0, 0, 0, 0, 1], None);
     let request = pxe_request(&machine, Ipv4Addr::LOCALHOST);
     for _ in 0..3 {
         client.send_to(&request.emit(), pxe_addr).unwrap();

@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use bootherd_proto::emulate::{self, BootTarget, Emulated, FilePlan, Machine, Problem, Reply};
+use bootherd_proto::emulate::{self, BootTarget, Emulated, FilePlan, Identity, Problem, Reply};
 use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, FLAG_BROADCAST, PXE_PORT, SERVER_PORT};
 
 use crate::net::PacketSocket;
@@ -15,7 +15,7 @@ use super::*;
 pub(super) struct Dhcp<'a> {
     pub(super) socket: &'a PacketSocket,
     pub(super) link: &'a Link,
-    pub(super) machine: &'a Machine,
+    pub(super) machine: &'a Identity,
     pub(super) exact: bool,
 }
 

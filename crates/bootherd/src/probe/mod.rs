@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bootherd_proto::client::format_mac;
-use bootherd_proto::emulate::{self, Emulated, Fetched, FilePlan, Machine, Problem};
+use bootherd_proto::emulate::{self, Emulated, Fetched, FilePlan, Identity, Problem};
 use bootherd_proto::wire::dhcp::CLIENT_PORT;
 
 use crate::net::PacketSocket;
@@ -137,7 +137,7 @@ async fn probe(options: &ProbeOptions) -> Result<Report, ProbeError> {
     let mac = options
         .mac
         .unwrap_or_else(|| emulate::default_mac(kind, tail));
-    let mut machine = Machine::new(kind, mac, options.serial);
+    let mut machine = Identity::new(kind, mac, options.serial);
     machine.tftp_prefix = options.tftp_prefix;
     let socket = PacketSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT))
         .map_err(ProbeError::Bind)?;

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use bootherd_proto::client::format_mac;
 use bootherd_proto::emulate::{
-    Emulated, Fetch, Fetched, Machine, Need, Problem, Read, Reply, EARLY_TERMINATE,
+    Emulated, Fetch, Fetched, Identity, Need, Problem, Read, Reply, EARLY_TERMINATE,
 };
 use bootherd_proto::wire::dhcp::code;
 use serde_json::{json, Value};
@@ -15,7 +15,7 @@ pub(super) struct Report {
     pub(super) kind: Emulated,
     pub(super) link: String,
     pub(super) host: Ipv4Addr,
-    pub(super) machine: Machine,
+    pub(super) machine: Identity,
     pub(super) lines: Vec<String>,
     pub(super) replies: Vec<Value>,
     pub(super) address: Option<Ipv4Addr>,

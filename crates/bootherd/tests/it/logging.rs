@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;
 
-use bootherd_proto::emulate::{discover, Emulated, Machine};
+use bootherd_proto::emulate::{discover, Emulated, Identity};
 use bootherd_proto::wire::dhcp::{MessageType, SERVER_PORT};
 use serde_json::Value;
 
@@ -173,7 +173,7 @@ fn json_log_lines_parse_and_carry_the_decision_fields() {
     let resend = Some(Duration::from_millis(500));
 
     // proxyDHCP: an offer, a boot client ignored, an ordinary client ignored.
-    let pxe = Machine::new(Emulated::PxeBios, PXE_MAC, None);
+    let pxe = Identity::new(Emulated::PxeBios, PXE_MAC, None);
     assert!(
         client
             .exchange(&discover(&pxe), BROADCAST_67, resend, patience)
@@ -181,7 +181,7 @@ fn json_log_lines_parse_and_carry_the_decision_fields() {
         "no proxy offer to the PXE ROM; log:\n{}",
         server.log_text()
     );
-    let uefi = Machine::new(Emulated::PxeEfi, UEFI_MAC, None);
+    let uefi = Identity::new(Emulated::PxeEfi, UEFI_MAC, None);
     let _ = client.exchange(
         &discover(&uefi),
         BROADCAST_67,
@@ -372,7 +372,7 @@ fn udhcpc_once(lab: &Lab, iface: &str) {
 /// Sends a PXE ROM's DISCOVER and waits until bootherd logs its offer: every
 /// request that reached the DHCP socket before it has been handled by then.
 fn pxe_sentinel(lab: &Lab, server: &Server, last: u8) {
-    let machine = Machine::new(Emulated::PxeBios, [0x02, 0x10, 0x6a, 0, 2, last], None);
+    let machine = Identity::new(Emulated::PxeBios, [0x02, 0x10, 0x6a, 0, 2, last], None);
     let mac = mac_text(&machine.mac);
     let answer = client_on_br0(lab).exchange(
         &discover(&machine),

@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;
 
-use bootherd_proto::emulate::{discover, pxe_request, Emulated, Machine};
+use bootherd_proto::emulate::{discover, pxe_request, Emulated, Identity};
 use bootherd_proto::wire::dhcp::{DhcpPacket, PXE_PORT};
 
 use crate::dhcp_lab::write_tftp_config;
@@ -186,7 +186,7 @@ fn replies_leave_from_the_address_the_request_reached() {
     );
 
     // 2. A BIOS PXE DISCOVER broadcast from 10.97.0.100 onto eth0 (primary 10.99.0.1).
-    let bios = Machine::new(Emulated::PxeBios, [0x02, 0x4d, 0x48, 0, 0, 0x0b], None);
+    let bios = Identity::new(Emulated::PxeBios, [0x02, 0x4d, 0x48, 0, 0, 0x0b], None);
     {
         let client = DhcpClient::open(&lab.cli(), "br0", SocketAddrV4::new(CLI_B, 68));
         // Its reply is a broadcast, which a socket bound to an address does not
@@ -200,7 +200,7 @@ fn replies_leave_from_the_address_the_request_reached() {
     }
 
     // 3. UEFI PXE REQUESTs to port 4011 across subnets, answered by unicast.
-    let efi = Machine::new(Emulated::PxeEfi, [0x02, 0x4d, 0x48, 0, 0, 0x0e], None);
+    let efi = Identity::new(Emulated::PxeEfi, [0x02, 0x4d, 0x48, 0, 0, 0x0e], None);
     for (client_ip, server_ip) in [(CLI_B, SRV_A), (CLI_A, SRV_B), (CLI_C, SRV_C)] {
         let iface = if client_ip == CLI_C { "lan2" } else { "br0" };
         let client = DhcpClient::open(&lab.cli(), iface, SocketAddrV4::new(client_ip, 68));

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;
 
-use bootherd_proto::emulate::{discover, Emulated, Machine};
+use bootherd_proto::emulate::{discover, Emulated, Identity};
 use bootherd_proto::wire::dhcp::MessageType;
 
 use crate::dhcp_lab::write_config;
@@ -52,7 +52,7 @@ fn offer_gap(lab: &Lab, server: &Server, kind: Emulated, mac: [u8; 6]) -> Durati
         "br0",
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
     );
-    let machine = Machine::new(kind, mac, None);
+    let machine = Identity::new(kind, mac, None);
     let answer = client
         .exchange(
             &discover(&machine),
