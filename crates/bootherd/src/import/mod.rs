@@ -6,7 +6,8 @@
 //!   line says ([`Entry`]), purely;
 //! - [`read`] here is the only I/O: the named files and the ones their
 //!   `conf-file` / `conf-dir` lines include, resolved against the including
-//!   file's folder, at most [`MAX_DEPTH`] deep and [`MAX_FILES`] files;
+//!   file's folder, at most [`MAX_DEPTH`] deep and [`MAX_FILES`] files, and
+//!   tftpd-hpa's `--map-file` (read by [`tftpd_remap`]);
 //! - [`tags`] works out, for each kind of client bootherd tells apart, which of
 //!   dnsmasq's tag rules it meets;
 //! - [`translate`] decides each bootherd key and what happens to every line:
@@ -15,8 +16,12 @@
 
 pub mod dnsmasq;
 pub mod emit;
+pub mod ere;
+#[cfg(test)]
+mod glibc_remap;
 pub mod tags;
 pub mod tftpd_hpa;
+pub mod tftpd_remap;
 pub mod translate;
 
 use std::fmt;
@@ -28,6 +33,7 @@ use anyhow::Context;
 use clap::Args;
 
 use dnsmasq::Directive;
+use tftpd_hpa::Setting;
 
 /// How deep `conf-file` / `conf-dir` may nest.
 pub const MAX_DEPTH: usize = 8;
@@ -111,7 +117,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.tftpd_hpa {
         let text = read_top(path)?;
         sources.push(format!("{} (tftpd-hpa)", path.display()));
-        tftpd = tftpd_hpa::parse_text(&text, &path.display().to_string());
+        tftpd = with_map_rules(
+            tftpd_hpa::parse_text(&text, &path.display().to_string()),
+            path,
+        );
     }
     let draft = translate::translate(&translate::Inputs {
         dnsmasq: &directives,
@@ -125,6 +134,44 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => write_output(path, &text, args.force)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `settings` with the rules of the map file the last `--map-file` names (as
+/// in.tftpd, which keeps the last) after that flag. A relative name is taken
+/// from the folder of the defaults file (where a copied tree keeps it). A map
+/// file that cannot be read turns its flag into [`Setting::MapFileUnread`].
+fn with_map_rules(settings: Vec<Entry<Setting>>, defaults: &Path) -> Vec<Entry<Setting>> {
+    let last = settings
+        .iter()
+        .rposition(|e| matches!(e.item, Setting::MapFile(_)));
+    let mut out = Vec::with_capacity(settings.len());
+    for (i, entry) in settings.into_iter().enumerate() {
+        let Setting::MapFile(name) = &entry.item else {
+            out.push(entry);
+            continue;
+        };
+        if Some(i) != last {
+            out.push(entry);
+            continue;
+        }
+        let path = defaults.parent().unwrap_or(Path::new("")).join(name);
+        match read_limited(&path) {
+            Ok(text) => {
+                let rules = tftpd_remap::parse_text(&text, &path.display().to_string());
+                out.push(entry);
+                out.extend(rules.into_iter().map(|rule| Entry {
+                    origin: rule.origin,
+                    text: rule.text,
+                    item: Setting::MapRule(rule.item),
+                }));
+            }
+            Err(err) => {
+                let why = format!("cannot read {}: {err}", path.display());
+                out.push(entry.with(Setting::MapFileUnread(why)));
+            }
+        }
+    }
+    out
 }
 
 fn read_top(path: &Path) -> anyhow::Result<String> {
@@ -362,6 +409,52 @@ mod tests {
         );
         assert!(
             got[6].1.starts_with("invalid: ") && got[6].1.contains("missing.conf: cannot read"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn the_last_map_file_is_read_from_the_defaults_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("etc")).unwrap();
+        std::fs::write(d.join("etc/tftpd.remap"), "# rules\nrg \\\\ /\n\nr ^a b\n").unwrap();
+        let defaults = d.join("etc/tftpd-hpa");
+        let read = |text: &str| -> Vec<(String, Setting)> {
+            with_map_rules(tftpd_hpa::parse_text(text, "tftpd-hpa"), &defaults)
+                .into_iter()
+                .map(|e| (format!("{}:{}", e.origin.file, e.origin.line), e.item))
+                .collect()
+        };
+        let got = read("TFTP_OPTIONS=\"-m nowhere -v -m tftpd.remap\"\n");
+        let map = d.join("etc/tftpd.remap").display().to_string();
+        let places: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            places,
+            [
+                "tftpd-hpa:1",
+                "tftpd-hpa:1",
+                "tftpd-hpa:1",
+                &format!("{map}:2"),
+                &format!("{map}:4")
+            ]
+        );
+        assert_eq!(got[0].1, Setting::MapFile("nowhere".into()));
+        assert!(
+            matches!(&got[3].1, Setting::MapRule(tftpd_remap::Remap::Replace { from, .. }) if from == r"\\")
+        );
+        // An absolute name is read as it is; one that cannot be read is a note.
+        let got = read(&format!("TFTP_OPTIONS=\"--map-file={map}\"\n"));
+        assert_eq!(got.len(), 3);
+        let got = read("TFTP_OPTIONS=\"--map-file /nonexistent/tftpd.remap\"\n");
+        assert!(
+            matches!(&got[..], [(_, Setting::MapFileUnread(why))] if why.contains("cannot read /nonexistent/tftpd.remap")),
+            "{got:?}"
+        );
+        std::fs::write(d.join("etc/big"), vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let got = read("TFTP_OPTIONS=\"-m big\"\n");
+        assert!(
+            matches!(&got[..], [(_, Setting::MapFileUnread(why))] if why.contains("larger than")),
             "{got:?}"
         );
     }

@@ -1,11 +1,14 @@
 //! tftpd-hpa's defaults file (Debian's `/etc/default/tftpd-hpa`, sourced by its
 //! start script): `TFTP_DIRECTORY`, `TFTP_ADDRESS`, `TFTP_USERNAME` and the
 //! `in.tftpd` flags in `TFTP_OPTIONS` (in.tftpd(8)). The older `OPTIONS="-l -s
-//! DIR"` spelling is read too. Pure: text in, [`Setting`]s out.
+//! DIR"` spelling is read too. Pure: text in, [`Setting`]s out. The rules of the
+//! map file `--map-file` names ([`super::tftpd_remap`]) follow that flag as
+//! [`Setting::MapRule`]s, put there by the reader in [`super`].
 
 use std::net::Ipv4Addr;
 
 use super::dnsmasq::shell_value;
+use super::tftpd_remap::Remap;
 use super::{Entry, Origin};
 
 /// One thing the file says.
@@ -32,6 +35,10 @@ pub enum Setting {
     Create,
     /// `--map-file FILE` / `-m FILE`.
     MapFile(String),
+    /// A `--map-file` whose file cannot be read, and why.
+    MapFileUnread(String),
+    /// A rule of that map file, and what it becomes.
+    MapRule(Remap),
     /// `--listen`, `--foreground`, `--ipv4`, `--verbose`...: nothing to translate.
     Harmless(String),
     /// A flag or variable without an equivalent, as written.

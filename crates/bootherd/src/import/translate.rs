@@ -28,6 +28,7 @@ use super::dnsmasq::{
 };
 use super::tags::{choose_boot, choose_service, Choice, Client, Rules, Tri};
 use super::tftpd_hpa::Setting;
+use super::tftpd_remap::Remap;
 use super::{Entry, Origin};
 
 /// What to translate.
@@ -310,7 +311,6 @@ fn other_fate(name: &str) -> Fate {
             "bootherd serves every regular file inside its root that it can read, whoever owns it: \
              keep files that must not be served out of the tree",
         ),
-        "tftp-lowercase" => not("bootherd does not change the case of requested names: name the files as clients ask for them"),
         "tftp-no-blocksize" => not(
             "bootherd always negotiates blksize; tftp.max_blksize = 512 grants no more than 512, \
              which is not the same as ignoring the option",
@@ -1611,10 +1611,7 @@ impl<'a> Translator<'a> {
                      there if bootherd should drop to this user (who must exist where bootherd runs and can read the tree)",
                 ),
                 Setting::Create => self.not_translated(Line::T(i), "bootherd is read-only: it never accepts uploads"),
-                Setting::MapFile(_) => self.not_translated(
-                    Line::T(i),
-                    "bootherd has no filename remapping: give the files in the tree the names clients ask for",
-                ),
+                Setting::MapFile(_) | Setting::MapFileUnread(_) | Setting::MapRule(_) => {}
                 Setting::Harmless(text) => {
                     let why = match text.trim_start_matches('-').chars().next() {
                         Some('4') | Some('i') => "bootherd serves IPv4 only",
@@ -1634,20 +1631,171 @@ impl<'a> Translator<'a> {
         if let Some((b, comment)) = blksize {
             keys.push(key("max_blksize", i64::from(b), comment));
         }
-        self.tables.push(Table {
-            name: "tftp".into(),
-            array: false,
-            comments,
-            keys,
-        });
-        // [tftp] goes right after [net] (or first): move it.
-        let tftp = self.tables.pop().expect("just pushed");
+        let rewrites = self.rewrites(!enables.is_empty() || !tftpd, !enables.is_empty());
+        // [tftp] and its rewrites go right after [net] (or first).
         let at = self
             .tables
             .iter()
             .position(|t| t.name != "net")
             .unwrap_or(self.tables.len());
-        self.tables.insert(at, tftp);
+        let tftp = Table {
+            name: "tftp".into(),
+            array: false,
+            comments,
+            keys,
+        };
+        self.tables
+            .splice(at..at, std::iter::once(tftp).chain(rewrites));
+    }
+
+    /// `[[tftp.rewrite]]`: dnsmasq's `tftp-lowercase` when bootherd serves
+    /// dnsmasq's tree (`dnsmasq_tree`), else the rules of tftpd-hpa's map file,
+    /// in order.
+    fn rewrites(&mut self, dnsmasq_tree: bool, dnsmasq_tftp: bool) -> Vec<Table> {
+        let rewrite = |keys: Vec<Key>, comments: Vec<String>| Table {
+            name: "tftp.rewrite".into(),
+            array: true,
+            comments,
+            keys,
+        };
+        let mut tables = Vec::new();
+        let lowercase =
+            self.lines_where(|d| matches!(d, Directive::Other(name) if name == "tftp-lowercase"));
+        if dnsmasq_tftp && !lowercase.is_empty() {
+            let cited: Vec<String> = lowercase.iter().map(|&i| self.cite(Line::D(i))).collect();
+            let comment = format!(
+                "{}: ASCII letters, as dnsmasq lower-cases them in a UTF-8 or C locale",
+                cited.join("; ")
+            );
+            tables.push(rewrite(vec![key("lowercase", true, comment)], vec![]));
+        }
+        for &i in lowercase.iter().filter(|_| !dnsmasq_tftp) {
+            self.not_translated(
+                Line::D(i),
+                "dnsmasq served no TFTP (no enable-tftp), so it lower-cased no name",
+            );
+        }
+        let tftpd = self.inputs.tftpd;
+        let files: Vec<usize> = (0..tftpd.len())
+            .filter(|&i| {
+                matches!(
+                    tftpd[i].item,
+                    Setting::MapFile(_) | Setting::MapFileUnread(_)
+                )
+            })
+            .collect();
+        let rules: Vec<usize> = (0..tftpd.len())
+            .filter(|&i| matches!(tftpd[i].item, Setting::MapRule(_)))
+            .collect();
+        let Some((&file, earlier)) = files.split_last() else {
+            return tables;
+        };
+        for &i in earlier {
+            self.not_translated(Line::T(i), "in.tftpd reads only the last --map-file");
+        }
+        if let (Setting::MapFileUnread(why), false) = (&tftpd[file].item, dnsmasq_tree) {
+            self.not_translated(Line::T(file), why.as_str());
+            let (origin, text) = self.origin(Line::T(file));
+            self.attention.push(format!(
+                "{text} ({origin}): {why}; its rules are not translated (tftpd-hpa does not \
+                 start without it either)"
+            ));
+            return tables;
+        }
+        if dnsmasq_tree {
+            for &i in std::iter::once(&file).chain(&rules) {
+                self.not_translated(
+                    Line::T(i),
+                    "bootherd serves dnsmasq's tree, where tftpd-hpa's map file did not apply",
+                );
+            }
+            return tables;
+        }
+        let (mut skipped, mut rejected) = (0, 0);
+        for &i in &rules {
+            let Setting::MapRule(remap) = &tftpd[i].item else {
+                continue;
+            };
+            let line = Line::T(i);
+            match remap {
+                Remap::Replace { from, to, how } => {
+                    let cited = self.cite(line);
+                    let comment = match how {
+                        Some(how) => format!("{cited}: {how}"),
+                        None => cited,
+                    };
+                    tables.push(rewrite(
+                        vec![
+                            key("from", from.as_str(), comment),
+                            key("to", to.as_str(), ""),
+                        ],
+                        vec![],
+                    ));
+                }
+                Remap::Lowercase => {
+                    let cited = self.cite(line);
+                    let comment = format!("{cited}: ASCII letters, as in.tftpd lower-cases them");
+                    tables.push(rewrite(vec![key("lowercase", true, comment)], vec![]));
+                }
+                Remap::NoEffect(why) => self.no_key(line, why.as_str()),
+                Remap::NotTranslated(why) => {
+                    skipped += 1;
+                    self.not_translated(line, why.as_str());
+                }
+                Remap::Deny => {
+                    skipped += 1;
+                    self.not_translated(
+                        line,
+                        "refuses the requests it matches (a); bootherd has no rule that refuses \
+                         a request",
+                    );
+                    let (origin, text) = self.origin(line);
+                    self.attention.push(format!(
+                        "{text} ({origin}): tftpd-hpa refused the requests this rule matches; \
+                         bootherd serves such files if they are in the tree: keep them out of it"
+                    ));
+                }
+                Remap::Rejected(why) => {
+                    rejected += 1;
+                    self.not_translated(
+                        line,
+                        format!(
+                            "tftpd-hpa refuses this line, and with it the whole map file: {why}"
+                        ),
+                    );
+                }
+            }
+        }
+        let (origin, text) = self.origin(Line::T(file));
+        let named = format!("{text} ({origin})");
+        if rejected > 0 {
+            self.attention.push(format!(
+                "{named}: tftpd-hpa does not start with this map file (it refuses a line, listed \
+                 at the end); check that it is the file your tftpd-hpa runs with"
+            ));
+        }
+        if skipped > 0 {
+            self.attention.push(format!(
+                "{named}: {skipped} of its {} rules are not translated (listed at the end): \
+                 requests they changed may not find their files, and the rules after them see \
+                 other names",
+                rules.len()
+            ));
+        }
+        match tables.first_mut() {
+            Some(first) => {
+                let cited = self.cite(Line::T(file));
+                first
+                    .comments
+                    .push(format!("The rules of {cited}, in order:"));
+            }
+            None if rules.is_empty() => self.no_key(Line::T(file), "its map file has no rules"),
+            None => self.no_key(
+                Line::T(file),
+                "read by import: none of its rules became a rewrite (each is listed)",
+            ),
+        }
+        tables
     }
 
     fn http(&mut self, wants_http: bool, proxy_on: bool) {
@@ -1667,7 +1815,7 @@ impl<'a> Translator<'a> {
         let at = self
             .tables
             .iter()
-            .position(|t| t.name == "tftp")
+            .rposition(|t| t.name == "tftp" || t.name.starts_with("tftp."))
             .map_or(0, |i| i + 1);
         self.tables.insert(at, table);
     }
@@ -1847,7 +1995,7 @@ fn prefix_mask(prefix: u8) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{dnsmasq, tftpd_hpa};
+    use super::super::{dnsmasq, tftpd_hpa, tftpd_remap};
     use super::*;
 
     fn draft_of(conf: &str, tftpd: &str, root: Option<&str>) -> Draft {
@@ -2146,14 +2294,13 @@ mod tests {
         );
         assert_eq!(get(&d, "tftp", "max_transfers"), Some(Value::Integer(64)));
         assert_eq!(get(&d, "tftp", "max_blksize"), Some(Value::Integer(1468)));
-        for line in [
-            "tftp-unique-root=mac",
-            "tftp-secure",
-            "tftp-lowercase",
-            "tftp-no-blocksize",
-        ] {
+        for line in ["tftp-unique-root=mac", "tftp-secure", "tftp-no-blocksize"] {
             assert!(note(&d, line).is_some(), "{line}");
         }
+        assert_eq!(
+            get(&d, "tftp.rewrite", "lowercase"),
+            Some(Value::Boolean(true))
+        );
         // tftpd-hpa alone.
         let d = draft_of(
             "",
@@ -2176,6 +2323,161 @@ mod tests {
         let d = draft_of("tftp-root=/other\n", "TFTP_DIRECTORY=/srv/tftp\n", None);
         assert_eq!(get(&d, "tftp", "root"), s("/srv/tftp"));
         assert!(note(&d, "tftp-root=/other").unwrap().contains("one tree"));
+    }
+
+    /// A tftpd-hpa defaults file whose `--map-file` holds `map`, spliced in
+    /// as the reader in `super` does.
+    fn draft_with_map(conf: &str, tftpd: &str, map: &str) -> Draft {
+        let d = dnsmasq::parse_text(conf, "t.conf");
+        let mut t = tftpd_hpa::parse_text(tftpd, "tftpd");
+        let last = t
+            .iter()
+            .rposition(|e| matches!(e.item, Setting::MapFile(_)))
+            .expect("a --map-file");
+        let rules = tftpd_remap::parse_text(map, "remap")
+            .into_iter()
+            .map(|r| r.with(Setting::MapRule(r.item.clone())));
+        t.splice(last + 1..last + 1, rules);
+        translate(&Inputs {
+            dnsmasq: &d,
+            tftpd: &t,
+            sources: &[],
+            tftp_root: None,
+        })
+    }
+
+    fn rewrite_tables(d: &Draft) -> Vec<Vec<(String, Value, String)>> {
+        d.tables
+            .iter()
+            .filter(|t| t.name == "tftp.rewrite")
+            .map(|t| {
+                t.keys
+                    .iter()
+                    .map(|k| (k.name.clone(), k.value.clone(), k.comment.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rewrites() {
+        // dnsmasq's tftp-lowercase, when dnsmasq served TFTP.
+        let d = draft("enable-tftp\ntftp-root=/srv/tftp\ntftp-lowercase\n");
+        let names: Vec<&str> = d.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["tftp", "tftp.rewrite", "http"]);
+        assert_eq!(
+            rewrite_tables(&d),
+            [[(
+                "lowercase".to_string(),
+                Value::Boolean(true),
+                "tftp-lowercase (t.conf:3): ASCII letters, as dnsmasq lower-cases them in a \
+                 UTF-8 or C locale"
+                    .to_string()
+            )]]
+        );
+        assert!(note(&d, "tftp-lowercase").is_none());
+        let d = draft("tftp-root=/srv/tftp\ntftp-lowercase\n");
+        assert!(rewrite_tables(&d).is_empty());
+        assert!(note(&d, "tftp-lowercase")
+            .unwrap()
+            .contains("no enable-tftp"));
+
+        // tftpd-hpa's map file, rule by rule.
+        let defaults = "TFTP_DIRECTORY=/srv/tftp\nTFTP_OPTIONS=\"-s -m old.map -m tftpd.remap\"\n";
+        let map = "# Windows\nr ^(.*)$ \\L\\1\nrg \\\\ /\nr current/ 6.1/\nrP ^in/ up/\n\
+                   a \\.pvt$\nrs ^a b\n";
+        let d = draft_with_map("", defaults, map);
+        let names: Vec<&str> = d.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tftp",
+                "tftp.rewrite",
+                "tftp.rewrite",
+                "tftp.rewrite",
+                "http"
+            ]
+        );
+        let tables = rewrite_tables(&d);
+        assert_eq!(tables[0][0].0, "lowercase");
+        assert_eq!(
+            tables[0][0].2,
+            "r ^(.*)$ \\L\\1 (remap:2): ASCII letters, as in.tftpd lower-cases them"
+        );
+        assert_eq!(
+            (tables[1][0].1.clone(), tables[1][1].1.clone()),
+            (Value::String(r"\\".into()), Value::String("/".into()))
+        );
+        assert_eq!(tables[1][0].2, r"rg \\ / (remap:3)");
+        assert_eq!(
+            tables[2][0].1,
+            Value::String("^(?s-u:(.*?))(current/)".into())
+        );
+        assert!(tables[2][0].2.contains("first match only"), "{tables:?}");
+        let first = d.tables.iter().find(|t| t.name == "tftp.rewrite").unwrap();
+        assert_eq!(
+            first.comments,
+            ["The rules of -m tftpd.remap (tftpd:2), in order:"]
+        );
+        assert!(note(&d, "-m old.map").unwrap().contains("only the last"));
+        assert!(no_key(&d, "rP ^in/ up/").unwrap().contains("uploads"));
+        assert!(note(&d, r"a \.pvt$").unwrap().contains("(a)"));
+        assert!(note(&d, "rs ^a b")
+            .unwrap()
+            .contains("starts the rules over"));
+        let attention = d.header.join("\n");
+        assert!(
+            attention.contains(r"a \.pvt$ (remap:6): tftpd-hpa refused"),
+            "{attention}"
+        );
+        assert!(
+            attention.contains("2 of its 6 rules are not translated"),
+            "{attention}"
+        );
+        // What is written is a configuration bootherd takes, rewrites included.
+        let text = super::super::emit::emit(&d);
+        let config = crate::config::Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let rewrites = crate::rewrite::Rewrites::new(&config.tftp.rewrites).unwrap();
+        assert_eq!(
+            &*rewrites.apply(br"Current\Current\VMLINUZ"),
+            b"6.1/current/vmlinuz"
+        );
+
+        // A file tftpd-hpa refuses, one without rules, and dnsmasq's tree.
+        let d = draft_with_map("", defaults, "rx ^a b\n");
+        assert!(note(&d, "rx ^a b").unwrap().contains("refuses this line"));
+        assert!(d
+            .header
+            .join(" ")
+            .contains("does not start with this map file"));
+        assert!(no_key(&d, "-m tftpd.remap")
+            .unwrap()
+            .contains("none of its rules"));
+        let d = draft_with_map("", defaults, "# nothing\n");
+        assert!(no_key(&d, "-m tftpd.remap").unwrap().contains("no rules"));
+        let mut unread = tftpd_hpa::parse_text(defaults, "tftpd");
+        let at = unread
+            .iter()
+            .position(|e| e.text == "-m tftpd.remap")
+            .unwrap();
+        unread[at].item = Setting::MapFileUnread("cannot read /x: gone".into());
+        let d = translate(&Inputs {
+            dnsmasq: &[],
+            tftpd: &unread,
+            sources: &[],
+            tftp_root: None,
+        });
+        assert_eq!(note(&d, "-m tftpd.remap").unwrap(), "cannot read /x: gone");
+        assert!(note(&d, "-m old.map").unwrap().contains("only the last"));
+        assert!(d
+            .header
+            .join(" ")
+            .contains("cannot read /x: gone; its rules"));
+        let d = draft_with_map("enable-tftp\ntftp-root=/d\n", defaults, "rg \\\\ /\n");
+        assert!(rewrite_tables(&d).is_empty());
+        for line in ["-m tftpd.remap", r"rg \\ /"] {
+            assert!(note(&d, line).unwrap().contains("dnsmasq's tree"), "{line}");
+        }
     }
 
     #[test]
@@ -2203,7 +2505,7 @@ mod tests {
 
 #[cfg(test)]
 mod garbage {
-    use super::super::{dnsmasq, emit, tftpd_hpa};
+    use super::super::{dnsmasq, emit, tftpd_hpa, tftpd_remap};
     use super::*;
 
     /// Lines made of dnsmasq's words, tags, addresses and junk, in any order:
@@ -2233,6 +2535,7 @@ mod garbage {
             "conf-file",
             "pxe-prompt",
             "--tag-if",
+            "tftp-lowercase",
             "TFTP_OPTIONS",
             "DNSMASQ_OPTS",
             "x",
@@ -2320,6 +2623,99 @@ mod garbage {
                 if dnsmasq::split_line(line).is_some() {
                     assert!(
                         out.contains(&format!("(g.conf:{})", n + 1)),
+                        "round {round}: line {} `{line}` dropped:\n{out}",
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+
+    /// Map files made of operation letters, pattern pieces, replacements and
+    /// junk: whatever they say, the output is a configuration bootherd takes,
+    /// every rewrite compiles, and every rule is named.
+    #[test]
+    fn any_map_file_gives_rewrites_bootherd_takes() {
+        let ops = [
+            "r", "rg", "ri", "rgi", "re", "e", "a", "s", "rP", "rG", "r6", "x", "r~", "~e",
+        ];
+        let pieces = [
+            "a",
+            "/",
+            ".",
+            "*",
+            "+",
+            "?",
+            "{2}",
+            "{1,300}",
+            "(",
+            ")",
+            "^",
+            "$",
+            "|",
+            "[^/]",
+            "[a-",
+            "]",
+            r"\\",
+            r"\.",
+            r"\1",
+            r"\w",
+            "é",
+            "[[:alpha:]]",
+            "{",
+        ];
+        let replacements = [
+            "", "x", r"\0", r"\1", r"\9", r"\L", r"\i", "$", "${1}", r"\ ", "#c",
+        ];
+        let mut seed: u64 = 0x8765_4321;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n
+        };
+        let defaults = tftpd_hpa::parse_text("TFTP_OPTIONS=\"-s -m g.remap\"\n", "g-tftpd");
+        for round in 0..300 {
+            let mut map = String::new();
+            for _ in 0..(1 + next(8)) {
+                let pattern: String = (0..1 + next(5))
+                    .map(|_| pieces[next(pieces.len())])
+                    .collect();
+                let replacement: String = (0..next(3))
+                    .map(|_| replacements[next(replacements.len())])
+                    .collect();
+                let sep = if next(3) == 0 { "\t" } else { " " };
+                map.push_str(&format!(
+                    "{}{sep}{pattern}{sep}{replacement}\n",
+                    ops[next(ops.len())]
+                ));
+                if next(5) == 0 {
+                    map.push_str("# a comment\n\n");
+                }
+            }
+            let mut t = defaults.clone();
+            t.extend(
+                tftpd_remap::parse_text(&map, "g.remap")
+                    .into_iter()
+                    .map(|r| r.with(Setting::MapRule(r.item.clone()))),
+            );
+            let draft = translate(&Inputs {
+                dnsmasq: &[],
+                tftpd: &t,
+                sources: &[],
+                tftp_root: None,
+            });
+            let out = emit::emit(&draft);
+            let config = crate::config::Config::parse(&out).unwrap_or_else(|err| {
+                panic!("round {round}: {err}\n--- map\n{map}--- output\n{out}")
+            });
+            if let Err(err) = crate::rewrite::Rewrites::new(&config.tftp.rewrites) {
+                panic!("round {round}: {err:?}\n--- map\n{map}--- output\n{out}");
+            }
+            for (n, line) in map.lines().enumerate() {
+                if !line.is_empty() && !line.starts_with('#') {
+                    assert!(
+                        out.contains(&format!("(g.remap:{})", n + 1)),
                         "round {round}: line {} `{line}` dropped:\n{out}",
                         n + 1
                     );

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use crate::dhcp_lab::add_client_port;
 use crate::support::{
-    need_lab, pseudo_random_bytes, read_lossy, run_bootherd, run_bounded, temp_dir, wait_until,
-    write_file, Bg, Dnsmasq, Lab, RunOutput, Server, BOOTHERD,
+    need_lab, need_lab_files, pseudo_random_bytes, read_lossy, run_bootherd, run_bounded, temp_dir,
+    wait_until, write_file, Bg, Dnsmasq, Lab, RunOutput, Server, BOOTHERD,
 };
 
 fn fixtures() -> PathBuf {
@@ -222,12 +222,23 @@ fn import_tftpd_hpa_defaults() {
     golden("tftpd-hpa.toml", &out);
     parses(&out);
     every_line_is_named("tftpd-hpa", &out);
+    every_line_is_named("tftpd.remap", &out);
     for line in [
-        "root = \"/srv/tftp\"  # TFTP_DIRECTORY=\"/srv/tftp\" (tftpd-hpa:4)",
-        "max_blksize = 1468  # --blocksize 1468 (tftpd-hpa:6)",
-        "#   --secure (tftpd-hpa:6): ",
-        "# not translated: --map-file /etc/tftpd.remap (tftpd-hpa:6): ",
-        "# not translated: TFTP_USERNAME=\"tftp\" (tftpd-hpa:3): ",
+        "root = \"/srv/tftp\"  # TFTP_DIRECTORY=\"/srv/tftp\" (tftpd-hpa:6)",
+        "max_blksize = 1468  # --blocksize 1468 (tftpd-hpa:8)",
+        "#   --secure (tftpd-hpa:8): ",
+        "# not translated: TFTP_USERNAME=\"tftp\" (tftpd-hpa:5): ",
+        // The map file's rules, in order, each naming its line.
+        "# The rules of --map-file tftpd.remap (tftpd-hpa:8), in order:\n[[tftp.rewrite]]\n\
+         lowercase = true  # r ^(.*)$ \\L\\1 (tftpd.remap:3): ",
+        "[[tftp.rewrite]]\nfrom = '\\\\'  # rg \\\\ / (tftpd.remap:4)\nto = \"/\"\n",
+        "from = \"^/+\"  # rg ^/ (tftpd.remap:6): every leading match",
+        "from = \"^(?s-u:(.*?))(current/)\"  # r current/ 6.1/ (tftpd.remap:9): the first match only",
+        "#   rP ^incoming/ uploads/ (tftpd.remap:13): applies to uploads (P) only",
+        "# not translated: rg /../ /..no../ (tftpd.remap:10): `g` runs the rule again",
+        "# not translated: e ^ok/ (tftpd.remap:11): ends the rules when it matches (e)",
+        "# not translated: a \\.pvt$ (tftpd.remap:12): refuses the requests it matches (a)",
+        "# - a \\.pvt$ (tftpd.remap:12): tftpd-hpa refused the requests this rule matches;",
     ] {
         assert!(out.contains(line), "no {line:?} in:\n{out}");
     }
@@ -236,7 +247,15 @@ fn import_tftpd_hpa_defaults() {
     let both = import_ok(&["--dnsmasq", "rpi-proxy.conf", "--tftpd-hpa", "tftpd-hpa"]);
     parses(&both);
     assert!(both.contains("max_blksize = 1468"), "{both}");
-    assert!(both.contains("# not translated: TFTP_DIRECTORY=\"/srv/tftp\" (tftpd-hpa:4): bootherd serves one tree: the root is tftp-root=/srv/tftp (rpi-proxy.conf:10)"), "{both}");
+    assert!(both.contains("# not translated: TFTP_DIRECTORY=\"/srv/tftp\" (tftpd-hpa:6): bootherd serves one tree: the root is tftp-root=/srv/tftp (rpi-proxy.conf:10)"), "{both}");
+    // ... and not tftpd-hpa's rewrites, which applied to its tree only.
+    assert!(!both.contains("[[tftp.rewrite]]"), "{both}");
+    assert!(
+        both.contains(
+            "# not translated: rg \\\\ / (tftpd.remap:4): bootherd serves dnsmasq's tree"
+        ),
+        "{both}"
+    );
 }
 
 #[test]
@@ -583,4 +602,198 @@ fn imported_uboot_hosts_boot_the_boards_dnsmasq_boots() {
     assert_eq!(saved("by-dnsmasq"), PXELINUX_A);
     assert_eq!(saved("by-bootherd"), PXELINUX_A);
     assert_eq!(conversation(&by_dnsmasq), conversation(&by_bootherd));
+}
+
+/// `NAME` from 10.99.0.1:PORT, fetched from the client namespace with
+/// tftp-hpa's `tftp -m binary 10.99.0.1 PORT -c get NAME` (or with curl when
+/// the name has a `:`, which tftp-hpa's `get` reads as `HOST:FILE`): the
+/// file's bytes, or `None` when the server answered with an error.
+fn tftp_hpa_get(lab: &Lab, save: &Path, port: &str, name: &str) -> Option<Vec<u8>> {
+    let _ = std::fs::remove_file(save);
+    if name.contains(':') {
+        let path: String = name
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'/' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let url = format!("tftp://10.99.0.1:{port}/{path}");
+        let out = lab.exec(
+            &lab.cli(),
+            20,
+            &["curl", "-sS", "-o", save.to_str().unwrap(), &url],
+        );
+        return out
+            .success()
+            .then(|| std::fs::read(save).unwrap_or_default());
+    }
+    let out = lab.exec(
+        &lab.cli(),
+        20,
+        &[
+            "tftp",
+            "-m",
+            "binary",
+            "10.99.0.1",
+            port,
+            "-c",
+            "get",
+            name,
+            save.to_str().unwrap(),
+        ],
+    );
+    let said = format!("{}{}", out.stdout, out.stderr);
+    if said.contains("Error code") {
+        return None;
+    }
+    assert!(
+        out.success() && said.trim().is_empty(),
+        "tftp get {name:?} from port {port}: {}",
+        out.describe()
+    );
+    Some(std::fs::read(save).unwrap_or_default())
+}
+
+/// The tftpd-hpa fixture with its map file: in.tftpd run with that map file
+/// and bootherd with the imported configuration, side by side in a lab
+/// namespace, answer tftp-hpa's client (and curl) alike: names with backslashes, a drive
+/// letter, capitals, leading slashes and the old root's name, a moved folder
+/// and two `current/` of which only the first is renamed get the same file from
+/// both, and names that lead nowhere get an error from both. The one
+/// difference is the one the imported file warns about: the `.pvt` file
+/// tftpd-hpa's `a` rule refused, bootherd serves.
+#[test]
+fn imported_map_file_rewrites_names_as_tftpd_hpa_does() {
+    let test = "imported_map_file_rewrites_names_as_tftpd_hpa_does";
+    if !need_lab_files(test, &["tftp", "curl"], &["/usr/sbin/in.tftpd"]) {
+        return;
+    }
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    let files: [(&str, Vec<u8>); 6] = [
+        ("boot/x64/pxeboot.n12", pseudo_random_bytes(31, 70_001)),
+        ("pxelinux.0", pseudo_random_bytes(32, 42_000)),
+        ("os/debian/linux", pseudo_random_bytes(33, 5_000)),
+        ("6.1/current/vmlinuz", pseudo_random_bytes(34, 9_000)),
+        ("ok/file", b"ok\n".to_vec()),
+        ("secret.pvt", b"private\n".to_vec()),
+    ];
+    for (name, bytes) in &files {
+        write_file(&root.join(name), bytes);
+    }
+    // tftpd-hpa without --permissive serves world-readable files only, as
+    // `nobody` after its chroot.
+    for entry in walk(&root) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+    }
+    let file = |name: &str| files.iter().find(|f| f.0 == name).map(|f| f.1.clone());
+
+    let config = dir.path().join("bootherd.toml");
+    let out = import(&[
+        "--tftpd-hpa",
+        "tftpd-hpa",
+        "--tftp-root",
+        root.to_str().unwrap(),
+        "--output",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.success(), "{}", out.describe());
+
+    let lab = Lab::up();
+    // The fixture's TFTP_OPTIONS, on port 6969 of the namespace's addresses
+    // (in.tftpd takes `:PORT` wherever it runs; bootherd has port 69).
+    let map = fixtures().join("tftpd.remap");
+    let mut reference = Bg::spawn(
+        &lab.srv(),
+        300,
+        &[
+            "/usr/sbin/in.tftpd",
+            "-4",
+            "-L",
+            "-a",
+            ":6969",
+            "--secure",
+            "--blocksize",
+            "1468",
+            "--map-file",
+            map.to_str().unwrap(),
+            "-u",
+            "nobody",
+            root.to_str().unwrap(),
+        ],
+        dir.path(),
+        "reference-tftpd",
+    );
+    let save = dir.path().join("got");
+    let ready = wait_until(Duration::from_secs(10), || {
+        !reference.is_running()
+            || lab
+                .exec(&lab.srv(), 5, &["ss", "-Hlun", "sport = :6969"])
+                .stdout
+                .contains(":6969")
+    });
+    assert!(
+        ready && reference.is_running(),
+        "in.tftpd did not serve: {}",
+        reference.describe()
+    );
+    let server = Server::start_in_config(&lab.srv(), &config, &["--no-http"], None);
+
+    let same: [(&str, Option<&str>); 9] = [
+        (r"Boot\x64\PXEboot.n12", Some("boot/x64/pxeboot.n12")),
+        (r"C:\BOOT\x64\pxeboot.N12", Some("boot/x64/pxeboot.n12")),
+        ("//tftpboot/PXELINUX.0", Some("pxelinux.0")),
+        ("images/debian/linux", Some("os/debian/linux")),
+        ("current/current/vmlinuz", Some("6.1/current/vmlinuz")),
+        ("OK/File", Some("ok/file")),
+        ("6.1/6.1/vmlinuz", None),
+        (r"..\..\etc\passwd", None),
+        ("missing", None),
+    ];
+    for (name, want) in same {
+        let want = want.and_then(file);
+        for (who, port) in [("tftpd-hpa", "6969"), ("bootherd", "69")] {
+            let got = tftp_hpa_get(&lab, &save, port, name);
+            assert!(
+                got == want,
+                "{who}: {name:?} gave {} bytes, expected {}\n{}",
+                got.as_ref()
+                    .map_or("an error, no".into(), |g| g.len().to_string()),
+                want.as_ref()
+                    .map_or("an error".into(), |w| w.len().to_string()),
+                server.log_text()
+            );
+        }
+    }
+    assert_eq!(tftp_hpa_get(&lab, &save, "6969", "SECRET.pvt"), None);
+    assert_eq!(
+        tftp_hpa_get(&lab, &save, "69", "SECRET.pvt"),
+        file("secret.pvt")
+    );
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("tftpd-hpa refused the requests this rule matches"),
+        "the imported file does not warn about the `a` rule"
+    );
+    reference.stop(Duration::from_secs(5));
+}
+
+/// `dir` and everything under it.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
