@@ -8,6 +8,7 @@ mod dhcp_clients;
 mod dhcp_conflict;
 mod dhcp_durability;
 mod dhcp_lab;
+mod http_range;
 mod inventory;
 mod probe;
 mod proxy_lan;

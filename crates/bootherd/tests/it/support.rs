@@ -129,6 +129,21 @@ fn on_path(tool: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
+/// Every client program in `tools` installed (`scripts/test` installs them), for
+/// tests on 127.0.0.1 that need no root. Prints `SKIP` and returns false when
+/// not, except under `CI=true`.
+pub fn need_tools(test: &str, tools: &[&str]) -> bool {
+    can_run(
+        test,
+        any_absent(
+            tools,
+            |t| !on_path(t),
+            "not installed",
+            "scripts/test installs them",
+        ),
+    )
+}
+
 /// [`need_root`], and every client program in `tools` installed (`scripts/test`
 /// installs them). Prints `SKIP` and returns false when not, except under `CI=true`.
 pub fn need_lab(test: &str, tools: &[&str]) -> bool {
