@@ -10,6 +10,7 @@ pub mod caps;
 pub mod connection;
 pub mod idle;
 pub mod limits;
+pub mod range;
 pub mod refuse;
 
 #[cfg(test)]
@@ -33,6 +34,7 @@ use tracing::{info, warn};
 
 use self::caps::ConnectionCaps;
 use self::connection::Serving;
+use self::range::RangePlan;
 use self::refuse::Refuser;
 use crate::shutdown::Shutdown;
 use crate::throttle::Throttle;
@@ -218,29 +220,28 @@ async fn respond(
     let mut start = 0;
     let mut count = len;
     let mut extra = HeaderMap::new();
-    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        match http_range_header::parse_range_header(range).map(|r| r.validate(len)) {
-            Ok(Ok(ranges)) if ranges.len() == 1 => {
-                let r = &ranges[0];
-                start = *r.start();
-                count = r.end() - r.start() + 1;
-                status = StatusCode::PARTIAL_CONTENT;
-                extra.insert(
-                    header::CONTENT_RANGE,
-                    header_value(&format!("bytes {}-{}/{len}", r.start(), r.end())),
-                );
-            }
-            Ok(Err(_)) => {
-                return (
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{len}"))],
-                )
-                    .into_response();
-            }
-            // Several ranges, or a header we cannot read: ignoring Range is allowed
-            // (RFC 9110 14.2), so the whole file goes out.
-            _ => {}
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match range::plan(range, len) {
+        RangePlan::Partial {
+            start: first,
+            count: n,
+        } => {
+            start = first;
+            count = n;
+            status = StatusCode::PARTIAL_CONTENT;
+            extra.insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes {first}-{}/{len}", first + n - 1)),
+            );
         }
+        RangePlan::Unsatisfiable => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response();
+        }
+        RangePlan::Whole => {}
     }
     extra.insert(header::CONTENT_LENGTH, header_value(&count.to_string()));
     extra.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
