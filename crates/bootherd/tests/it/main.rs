@@ -26,6 +26,7 @@ mod pxe_lab;
 mod refusals;
 mod rpi3_delay;
 mod support;
+mod systemd_notify;
 mod tftp_clients;
 mod tftp_fairness;
 mod tftp_oack;
