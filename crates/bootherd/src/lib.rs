@@ -7,6 +7,7 @@ pub mod config;
 pub mod dhcp;
 pub mod dhcp_server;
 pub mod http;
+pub mod init;
 pub mod inventory;
 pub mod keyline;
 pub mod leases;

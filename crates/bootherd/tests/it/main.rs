@@ -9,6 +9,7 @@ mod dhcp_clients;
 mod dhcp_conflict;
 mod dhcp_durability;
 mod dhcp_lab;
+mod first_run;
 mod hostile;
 mod http_limits;
 mod http_range;
