@@ -33,14 +33,15 @@ use crate::support::{
 const WATCHDOG_USEC: &str = "2000000";
 
 /// The service manager's end: every datagram, with when it arrived.
-struct Manager {
+pub struct Manager {
     messages: Arc<Mutex<Vec<(Instant, String)>>>,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
 }
 
 impl Manager {
-    fn listen(path: &Path) -> Manager {
+    /// Binds `path` and reads every datagram sent to it until dropped.
+    pub fn listen(path: &Path) -> Manager {
         let socket = UnixDatagram::bind(path).expect("bind the notify socket");
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
@@ -67,7 +68,7 @@ impl Manager {
     }
 
     /// The messages containing `line` (one `KEY=VALUE` line of a datagram).
-    fn with(&self, line: &str) -> Vec<(Instant, String)> {
+    pub fn with(&self, line: &str) -> Vec<(Instant, String)> {
         self.messages
             .lock()
             .unwrap()
