@@ -61,6 +61,26 @@ pub enum Command {
     /// and/or a tftpd-hpa defaults file (docs/IMPORT.md). Every line becomes a key,
     /// or a comment saying why it needs none or is not translated.
     Import(crate::import::ImportArgs),
+    /// Write a starting configuration for this host: its interfaces and subnets,
+    /// the boot root, every kind of firmware found in the root switched on, and
+    /// commented examples of each kind of machine.
+    ///
+    /// Without --output it goes to stdout. Then run `bootherd check` on it.
+    Init(InitArgs),
+}
+
+/// Flags of `bootherd init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The boot root to look in and serve [default: /srv/bootherd].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Write the configuration to FILE instead of stdout (`-` is stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Flags of `bootherd show`.
@@ -208,6 +228,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let shown = crate::report::show(&checked.config, &tree, &args.machine, args.server)?;
             print!("{shown}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Init(args) => {
+            crate::init::run(args.root.as_deref(), args.output.as_deref(), args.force)
         }
         Command::Probe(args) => Ok(crate::probe::run(crate::probe::ProbeOptions {
             kind: bootherd_proto::emulate::Emulated::from_id(&args.firmware)

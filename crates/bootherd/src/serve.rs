@@ -184,6 +184,9 @@ pub async fn run(
     if services.is_empty() && dhcp_service.is_none() {
         anyhow::bail!("nothing to serve: every service is disabled");
     }
+    // Every listener is bound: tell systemd (Type=notify), and feed its watchdog.
+    crate::systemd::ready(&config);
+    crate::systemd::spawn_watchdog();
     let reloadable = Reloadable {
         tftp: tftp_tree,
         http: http_tree,
@@ -223,6 +226,7 @@ async fn stop(
         grace_ms = grace.as_millis() as u64,
         "shutting down: no new requests; work in flight may finish within the grace"
     );
+    crate::systemd::stopping();
     shutdown.begin();
     if let Some(dhcp) = dhcp {
         dhcp.stop().await;
@@ -293,12 +297,19 @@ async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<
                 "file changed"
             }
         };
+        crate::systemd::reloading();
         match reload(&mut state, &source) {
-            Ok(summary) => info!(trigger = why, "configuration reloaded: {summary}"),
-            Err(err) => error!(
-                trigger = why,
-                "configuration NOT reloaded, still serving the previous one: {err:#}"
-            ),
+            Ok(summary) => {
+                info!(trigger = why, "configuration reloaded: {summary}");
+                crate::systemd::reloaded(&format!("configuration reloaded: {summary}"));
+            }
+            Err(err) => {
+                error!(
+                    trigger = why,
+                    "configuration NOT reloaded, still serving the previous one: {err:#}"
+                );
+                crate::systemd::reloaded("configuration NOT reloaded (see the log)");
+            }
         }
     }
 }

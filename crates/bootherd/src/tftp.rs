@@ -224,9 +224,11 @@ async fn listen(
         _ => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
     };
     let mut buf = vec![0u8; 4096];
+    let mut heartbeat = crate::liveness::register(format!("tftp listener {local}"));
     loop {
         let received = tokio::select! {
             () = shutdown.stopping() => return,
+            () = heartbeat.tick() => continue,
             received = socket.recv_from(&mut buf) => received,
         };
         let (n, peer) = match received {

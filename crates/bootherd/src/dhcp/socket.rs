@@ -197,7 +197,10 @@ impl Receiver {
         let mut replies = SendBatch::new();
         let mut unusable = 0;
         let mut pacing = Pacing::default();
+        // Beats at least every STOP_CHECK while the thread goes round.
+        let heartbeat = crate::liveness::register(std::thread::current().name().unwrap_or("dhcp"));
         while !self.stop.load(Ordering::Relaxed) {
+            heartbeat.beat();
             let pause = match self.socket.recv_batch(&mut batch) {
                 Ok(0) => continue,
                 Ok(n) => pacing.pause_after(n, Instant::now()),

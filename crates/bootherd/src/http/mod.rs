@@ -108,10 +108,15 @@ struct Service {
 /// Accepts connections on `listener` until `shutdown` stops; each goes to
 /// [`Serving`] when the caps admit it, to the [`Refuser`] when not.
 async fn accept_loop(listener: TcpListener, service: Arc<Service>, shutdown: Shutdown) {
+    let name = listener
+        .local_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string());
+    let mut heartbeat = crate::liveness::register(format!("http accept loop {name}"));
     loop {
         let accepted = tokio::select! {
             biased;
             () = shutdown.stopping() => return,
+            () = heartbeat.tick() => continue,
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {

@@ -145,6 +145,35 @@ pub fn need_tools(test: &str, tools: &[&str]) -> bool {
     )
 }
 
+/// Whether every program in `tools` is installed and every file in `files`
+/// exists (such as the packages `scripts/package` builds), for a test that
+/// needs no root. Prints `SKIP` and returns false when not, except under
+/// `CI=true`.
+pub fn need_files(test: &str, tools: &[&str], files: &[&Path]) -> bool {
+    let missing_files = || {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        any_absent(
+            &names,
+            |f| !Path::new(f).is_file(),
+            "missing",
+            "scripts/test builds them with scripts/package",
+        )
+    };
+    need_tools(test, tools) && can_run(test, missing_files())
+}
+
+/// Held by tests that install bootherd's Debian package on this machine, or
+/// depend on what it installs (/var/lib/bootherd), so that they never overlap.
+pub static HOST_PACKAGE: Mutex<()> = Mutex::new(());
+
+/// [`HOST_PACKAGE`], also when a test that held it panicked.
+pub fn lock_host_package() -> std::sync::MutexGuard<'static, ()> {
+    HOST_PACKAGE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// [`need_root`], and every client program in `tools` installed (`scripts/test`
 /// installs them). Prints `SKIP` and returns false when not, except under `CI=true`.
 pub fn need_lab(test: &str, tools: &[&str]) -> bool {
@@ -513,6 +542,12 @@ impl Server {
         if let Some(level) = rust_log {
             cmd.env("RUST_LOG", level);
         }
+        Server::spawn(cmd)
+    }
+
+    /// Starts `cmd`, a `bootherd serve` of any making (another binary, under
+    /// an emulator, with more environment), and waits as [`Server::spawn`] does.
+    pub fn start(cmd: Command) -> Server {
         Server::spawn(cmd)
     }
 
