@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use bootherd::config::Config;
-use bootherd::dhcp_server::server_config;
+use bootherd::dhcp::server::server_config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -90,6 +90,8 @@ struct Input {
     max_windowsize: u16,
     default_timeout_ms: u16,
     max_retries: u8,
+    max_client_timeout: u8,
+    stall_limit_ms: u32,
     steps: Vec<Step>,
 }
 
@@ -211,6 +213,8 @@ fuzz_target!(|input: Input| {
         max_windowsize: input.max_windowsize,
         default_timeout: Duration::from_millis(input.default_timeout_ms.into()),
         max_retries: u32::from(input.max_retries % 16),
+        max_client_timeout: input.max_client_timeout,
+        stall_limit: Duration::from_millis(input.stall_limit_ms.into()),
     };
     let mut now = Instant::now();
     let transfer = Transfer::new(&options, size, &config, now);
