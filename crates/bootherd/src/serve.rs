@@ -179,6 +179,10 @@ pub async fn run(
                 .context("starting the DHCP receive threads")?,
         );
     }
+    crate::events::hub().set_inventory(inventory.clone());
+    if let Some(admin) = crate::admin::bind(&config.admin, server.clone()).await? {
+        services.spawn(crate::admin::run(admin));
+    }
     // Every socket is bound and the lease database open: `[service] user` now.
     crate::privilege::drop_privileges(&config)?;
     if services.is_empty() && dhcp_service.is_none() {
@@ -294,11 +298,17 @@ async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<
             }
         };
         match reload(&mut state, &source) {
-            Ok(summary) => info!(trigger = why, "configuration reloaded: {summary}"),
-            Err(err) => error!(
-                trigger = why,
-                "configuration NOT reloaded, still serving the previous one: {err:#}"
-            ),
+            Ok(summary) => {
+                info!(trigger = why, "configuration reloaded: {summary}");
+                crate::events::hub().reload(true, format!("{why}: {summary}"));
+            }
+            Err(err) => {
+                error!(
+                    trigger = why,
+                    "configuration NOT reloaded, still serving the previous one: {err:#}"
+                );
+                crate::events::hub().reload(false, format!("{why}: {err:#}"));
+            }
         }
     }
 }
@@ -343,6 +353,7 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
     if let Some(proxy) = &state.proxy {
         proxy.update(&config.proxy);
     }
+    crate::events::hub().set_inventory(inventory.clone());
     if let (Some(server), Some(sc)) = (&state.server, server_config) {
         server.update(sc);
     }
@@ -379,6 +390,9 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
         || (old.dhcp.enabled, &old.dhcp.lease_db) != (config.dhcp.enabled, &config.dhcp.lease_db)
     {
         restart.push("enabling services, DHCP ports, lease_db");
+    }
+    if old.admin != config.admin {
+        restart.push("[admin]");
     }
     if (&old.service.user, &old.service.group) != (&config.service.user, &config.service.group) {
         restart.push("service.user/group");
