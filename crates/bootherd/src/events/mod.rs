@@ -25,7 +25,7 @@ mod metrics;
 mod stage;
 mod store;
 
-pub use metrics::Metrics;
+pub use metrics::{to_text_format, Metrics};
 pub use stage::*;
 pub use store::*;
 

@@ -101,9 +101,6 @@ impl Store {
         if let Some(serial) = rpi_serial {
             self.by_serial.insert(serial.clone(), mac);
         }
-        if let Some(addr) = addr {
-            self.seen_address(mac, addr);
-        }
         let id = &mut self.machine(mac, at_ms).identity;
         id.client = Some(client);
         id.arch.clone_from(arch);
@@ -117,6 +114,9 @@ impl Store {
             id.rpi_model = *rpi_model;
         }
         id.relay = *relay;
+        if let Some(addr) = addr {
+            self.seen_address(mac, addr);
+        }
     }
 
     /// Remembers that `mac` uses `addr` (a lease, a proxied client's address).
