@@ -20,6 +20,7 @@ mod least_privilege;
 mod lifecycle;
 mod logging;
 mod multihomed;
+mod observability;
 mod probe;
 mod proxy_lan;
 mod proxy_qemu;
