@@ -66,15 +66,11 @@ pub(crate) struct LeaseView {
 }
 
 /// The MAC the store knows `machine` by: its own, else the one a Pi with its
-/// serial was seen with in DHCP.
+/// serial was seen with (in DHCP, or fetching from its serial folder).
 fn key_of(store: &Store, machine: &Machine) -> Option<Mac> {
-    machine.mac.or_else(|| {
-        let serial = machine.serial.as_deref()?;
-        store
-            .machines()
-            .find(|(_, log)| log.identity.rpi_serial.as_deref() == Some(serial))
-            .map(|(mac, _)| *mac)
-    })
+    machine
+        .mac
+        .or_else(|| store.mac_of_serial(machine.serial.as_deref()?))
 }
 
 fn machine_view(

@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bootherd_proto::client::{Client, Firmware, RpiModel};
+use bootherd_proto::wire::dhcp::MessageType;
 use serde::Serialize;
 
 use crate::inventory::{Inventory, Mac};
@@ -107,7 +108,7 @@ pub enum What {
     DhcpRequest {
         via: Via,
         /// DISCOVER, REQUEST, ...
-        message: String,
+        message: &'static str,
         /// The boot firmware (`Raspberry Pi 4 EEPROM`, `U-Boot`, ...).
         client: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -233,10 +234,15 @@ impl Hub {
         }
         let mac = Mac(client.mac);
         let at_ms = now_ms();
-        let message = client
-            .message_type
-            .map(|m| format!("{m:?}").to_uppercase())
-            .unwrap_or_else(|| "BOOTP".into());
+        let message = match client.message_type {
+            None => "BOOTP",
+            Some(MessageType::Discover) => "DISCOVER",
+            Some(MessageType::Request) => "REQUEST",
+            Some(MessageType::Decline) => "DECLINE",
+            Some(MessageType::Release) => "RELEASE",
+            Some(MessageType::Inform) => "INFORM",
+            Some(_) => "OTHER",
+        };
         let rpi_model = match client.firmware {
             Firmware::RpiEeprom(RpiModel::Pi4) => Some("pi4"),
             Firmware::RpiEeprom(RpiModel::Pi5) => Some("pi5"),

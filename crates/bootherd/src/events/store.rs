@@ -135,21 +135,17 @@ impl Store {
 
     /// The machine a file request from `addr` for `path` belongs to: by the path
     /// (the inventory's machine folders, `pxelinux.cfg/01-<mac>`, `m/<mac>/`, or a
-    /// Pi serial folder of a Pi seen in DHCP), else by the address.
-    pub fn link(&self, inventory: &Inventory, addr: Ipv4Addr, path: &str) -> Option<Mac> {
+    /// Pi serial folder of a Pi seen in DHCP), else by the address. A machine the
+    /// inventory lists by serial only (a Pi 3), linked by its address, is known
+    /// by that MAC from then on ([`Store::mac_of_serial`]).
+    pub fn link(&mut self, inventory: &Inventory, addr: Ipv4Addr, path: &str) -> Option<Mac> {
         let path = path.trim_start_matches('/');
+        let mut serial_only = None;
         if let Some(located) = inventory.locate(path) {
             if let Some(mac) = located.machine.mac {
                 return Some(mac);
             }
-            if let Some(mac) = located
-                .machine
-                .serial
-                .as_deref()
-                .and_then(|s| self.by_serial.get(s))
-            {
-                return Some(*mac);
-            }
+            serial_only = located.machine.serial.as_deref();
         }
         if let Some((first, _)) = path.split_once('/') {
             if let Some(mac) = self.by_serial.get(&first.to_ascii_lowercase()) {
@@ -161,7 +157,16 @@ impl Store {
                 }
             }
         }
-        self.by_addr.get(&addr).copied()
+        let mac = self.by_addr.get(&addr).copied()?;
+        if let Some(serial) = serial_only {
+            self.by_serial.insert(serial.to_owned(), mac);
+        }
+        Some(mac)
+    }
+
+    /// The MAC a Pi with this serial (8 lowercase hex digits) was seen with.
+    pub fn mac_of_serial(&self, serial: &str) -> Option<Mac> {
+        self.by_serial.get(serial).copied()
     }
 
     /// Whether `mac`'s ring shows a lease on `ip` granted or renewed, and not

@@ -32,7 +32,7 @@ profile = "rock"
 fn request(serial: Option<&str>) -> What {
     What::DhcpRequest {
         via: Via::Proxy,
-        message: "DISCOVER".into(),
+        message: "DISCOVER",
         client: "Raspberry Pi 4 EEPROM",
         arch: Some("BiosX86".into()),
         vendor_class: Some("PXEClient:Arch:00000:UNDI:002001".into()),
@@ -107,7 +107,7 @@ fn an_unknown_pis_serial_folder_links_to_its_mac() {
 #[test]
 fn pxelinux_and_m_paths_link_by_the_mac_they_name() {
     let inventory = inventory();
-    let store = Store::default();
+    let mut store = Store::default();
     let from = Ipv4Addr::new(10, 0, 0, 9);
     assert_eq!(
         store.link(&inventory, from, "pxelinux.cfg/01-52-54-00-12-34-56"),
@@ -284,4 +284,27 @@ fn events_serialize_with_their_kind_and_mac_as_text() {
     assert_eq!(json["mac"], "dc:a6:32:01:36:c2");
     assert_eq!(json["protocol"], "tftp");
     assert_eq!(json["path"], "a/b");
+}
+
+#[test]
+fn a_pi3_listed_by_serial_only_is_known_by_the_mac_its_address_links_to() {
+    // The Pi 3 ROM sends no serial in DHCP: its address links its first fetch,
+    // and from then on its serial names that MAC.
+    let inventory = inventory();
+    let mut store = Store::default();
+    let pi3 = Mac([0xb8, 0x27, 0xeb, 0xfe, 0xfd, 0xef]);
+    let addr = Ipv4Addr::new(10, 0, 0, 60);
+    store.seen_dhcp(pi3, Some(addr), &request(None), 1);
+    assert_eq!(store.mac_of_serial("9ffefdef"), None);
+    assert_eq!(
+        store.link(&inventory, addr, "9ffefdef/start.elf"),
+        Some(pi3)
+    );
+    assert_eq!(store.mac_of_serial("9ffefdef"), Some(pi3));
+    // Another address now fetching from that folder is the same Pi.
+    let elsewhere = Ipv4Addr::new(10, 0, 0, 61);
+    assert_eq!(
+        store.link(&inventory, elsewhere, "9ffefdef/kernel7.img"),
+        Some(pi3)
+    );
 }
