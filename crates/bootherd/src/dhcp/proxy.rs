@@ -235,8 +235,9 @@ impl Proxy {
             (Port::Pxe, Some(MessageType::Request | MessageType::Inform)) => false,
             _ => {
                 debug!(mac = %format_mac(&client.mac), ?kind, ?port, "proxy: not a message the proxy answers");
+                // Not on the timeline: the client talks to another server.
                 let reason = "not a message the proxy answers";
-                events.dhcp_decision(Via::Proxy, client.mac, label, boot, Err(&reason));
+                events.dhcp_decision(Via::Proxy, client.mac, label, false, Err(&reason));
                 return None;
             }
         };

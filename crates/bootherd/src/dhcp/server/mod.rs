@@ -148,7 +148,8 @@ impl DhcpServer {
         }
         let arrival = Arrival { local: rx.local };
         let now = unix_now();
-        let probe = self.decide(socket, &rx, |config, leases| {
+        let mac = packet.mac().unwrap_or_default();
+        let probe = self.decide(socket, &rx, mac, |config, leases| {
             core::handle(config, leases, &arrival, packet, now)
         });
         if let Some(probe) = probe {
@@ -196,11 +197,12 @@ impl DhcpServer {
     /// once they are durable (a reply without changes leaves at once). Offers wait
     /// for the disk too: after a crash, an address offered before it must not be
     /// offered to a second client. Returns the probe to make, if the core asks for
-    /// one.
+    /// one. `mac` is the client's, for its timeline.
     pub(super) fn decide(
         &self,
         socket: &Arc<PacketSocket>,
         rx: &Received,
+        mac: [u8; 6],
         core: impl FnOnce(&ServerConfig, &Leases) -> Outcome,
     ) -> Option<Probe> {
         let config = self.config.load();
@@ -234,7 +236,7 @@ impl DhcpServer {
                 (Some(Outgoing::new(socket, packet, dest, rx)), None, said)
             }
             Action::Probe(probe) => (None, Some(probe), Said::Nothing),
-            Action::NoReply(reason) => (None, None, Said::NoReply(reason)),
+            Action::NoReply(reason) => (None, None, Said::NoReply { mac, reason }),
         };
         if changes.is_empty() {
             drop(leases);
@@ -302,7 +304,10 @@ pub(super) enum Said {
         mac: Option<[u8; 6]>,
         reason: core::Reason,
     },
-    NoReply(core::Reason),
+    NoReply {
+        mac: [u8; 6],
+        reason: core::Reason,
+    },
     Nothing,
 }
 
@@ -315,7 +320,7 @@ impl Said {
                 info!(mac = %mac(m), %ip, "dhcp: {} {ip} to {}", TypeName(kind), mac(m));
             }
             Said::Nak { mac: m, reason } => info!(mac = %mac(m), "dhcp: nak: {reason}"),
-            Said::NoReply(reason) => server.unanswered(&reason),
+            Said::NoReply { reason, .. } => server.unanswered(&reason),
             Said::Nothing => {}
         }
     }
@@ -340,9 +345,9 @@ impl Said {
                 let reason = format!("nak: {reason}");
                 events.dhcp_decision(Via::Server, mac, "owned", true, Err(&reason));
             }
-            Said::NoReply(_) => {
-                let none = "";
-                events.dhcp_decision(Via::Server, [0; 6], "owned", false, Err(&none));
+            Said::NoReply { mac, reason } => {
+                let record = *mac != [0; 6];
+                events.dhcp_decision(Via::Server, *mac, "owned", record, Err(reason));
             }
             Said::Nothing => {}
         }
