@@ -66,6 +66,7 @@ pub async fn run(
         renderer,
         ..
     } = checked;
+    crate::events::hub().set_inventory(inventory.clone());
     let shutdown = Shutdown::new();
     let grace = Duration::from_millis(config.service.shutdown_grace_ms);
     if !inventory.is_empty() {
@@ -179,14 +180,14 @@ pub async fn run(
                 .context("starting the DHCP receive threads")?,
         );
     }
-    crate::events::hub().set_inventory(inventory.clone());
-    if let Some(admin) = crate::admin::bind(&config.admin, server.clone()).await? {
-        services.spawn(crate::admin::run(admin));
-    }
+    let admin = crate::admin::bind(&config.admin, server.clone()).await?;
     // Every socket is bound and the lease database open: `[service] user` now.
     crate::privilege::drop_privileges(&config)?;
     if services.is_empty() && dhcp_service.is_none() {
         anyhow::bail!("nothing to serve: every service is disabled");
+    }
+    if let Some(admin) = admin {
+        services.spawn(crate::admin::run(admin));
     }
     let reloadable = Reloadable {
         tftp: tftp_tree,
