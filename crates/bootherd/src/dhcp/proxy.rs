@@ -221,14 +221,14 @@ impl Proxy {
     ) -> Option<(DhcpPacket, Duration)> {
         let kind = client.message_type;
         let events = crate::events::hub();
-        let boot = client.firmware != Firmware::NotBoot;
         let label = crate::events::firmware_label(client.firmware);
-        if boot {
+        // Boot clients only, within the events budget.
+        let recorded = client.firmware != Firmware::NotBoot && {
             let addr = Some(packet.ciaddr)
                 .filter(|a| !a.is_unspecified())
                 .or_else(|| packet.requested_ip());
-            events.dhcp_request(Via::Proxy, client, addr);
-        }
+            events.dhcp_request(Via::Proxy, client, addr)
+        };
         let offer = match (port, kind) {
             (Port::Dhcp, Some(MessageType::Discover)) => true,
             (Port::Dhcp, Some(MessageType::Request)) if packet.server_id() == Some(local) => false,
@@ -253,7 +253,7 @@ impl Proxy {
         let what = if offer { "offer" } else { "ack" };
         match policy::plan(client, &config, &server) {
             Plan::Ignore(reason) => {
-                events.dhcp_decision(Via::Proxy, client.mac, label, boot, Err(&reason));
+                events.dhcp_decision(Via::Proxy, client.mac, label, recorded, Err(&reason));
                 if client.firmware == Firmware::NotBoot {
                     debug!(mac = %format_mac(&client.mac), xid = format_args!("{:#010x}", client.xid), "proxy: ignored: {reason}");
                 } else {
@@ -271,7 +271,13 @@ impl Proxy {
                     answer: &answer,
                     server: local,
                 };
-                events.dhcp_decision(Via::Proxy, client.mac, label, boot, Ok((what, &summary)));
+                events.dhcp_decision(
+                    Via::Proxy,
+                    client.mac,
+                    label,
+                    recorded,
+                    Ok((what, &summary)),
+                );
                 info!(
                     mac = %format_mac(&client.mac),
                     client = client.firmware.name(),

@@ -51,6 +51,7 @@ pub struct Metrics {
     durations: Family<ProtocolLabels, Histogram>,
     reloads: Family<ResultLabels, Counter>,
     pool_addresses: Family<PoolLabels, Gauge>,
+    events_dropped: Counter,
 }
 
 impl Metrics {
@@ -96,6 +97,12 @@ impl Metrics {
             "Addresses of each DHCP server pool by state (in_use, free)",
             pool_addresses.clone(),
         );
+        let events_dropped = Counter::default();
+        registry.register(
+            "events_dropped",
+            "DHCP events not recorded: past the events budget per second (a storm)",
+            events_dropped.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -111,7 +118,12 @@ impl Metrics {
             durations,
             reloads,
             pool_addresses,
+            events_dropped,
         }
+    }
+
+    pub(super) fn event_dropped(&self) {
+        self.events_dropped.inc();
     }
 
     pub(super) fn dhcp_request(

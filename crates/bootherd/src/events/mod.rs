@@ -12,6 +12,7 @@
 //! machine got), `metrics.rs` (the Prometheus registry).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -164,12 +165,48 @@ pub enum What {
     Reload { ok: bool, detail: String },
 }
 
+/// DHCP events recorded per second at most. A fleet booting at once sends a few
+/// packets per board and second; a storm (a flood of DISCOVERs, the benchmarks)
+/// past it is only counted, so that recording costs the DHCP path an atomic add
+/// and a clock read per packet, not allocations and a lock.
+pub const DHCP_EVENTS_PER_SECOND: u32 = 2000;
+
 /// Where the services record events: the store, the metrics and the inventory
 /// the linking uses. One per process ([`hub`]).
 pub struct Hub {
     store: Mutex<Store>,
     metrics: Metrics,
     inventory: ArcSwap<Inventory>,
+    budget: Budget,
+}
+
+/// [`DHCP_EVENTS_PER_SECOND`]: the current second since `started`, and the
+/// events admitted in it.
+struct Budget {
+    started: std::time::Instant,
+    second: AtomicU64,
+    used: AtomicU32,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            started: std::time::Instant::now(),
+            second: AtomicU64::new(0),
+            used: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether one more DHCP event may be recorded now.
+    fn admit(&self) -> bool {
+        let now = self.started.elapsed().as_secs();
+        if self.second.load(Ordering::Relaxed) != now {
+            // Racing threads may both reset: a few events more in that second.
+            self.second.store(now, Ordering::Relaxed);
+            self.used.store(0, Ordering::Relaxed);
+        }
+        self.used.fetch_add(1, Ordering::Relaxed) < DHCP_EVENTS_PER_SECOND
+    }
 }
 
 /// The process's hub.
@@ -179,6 +216,7 @@ pub fn hub() -> &'static Hub {
         store: Mutex::new(Store::default()),
         metrics: Metrics::new(),
         inventory: ArcSwap::from_pointee(Inventory::default()),
+        budget: Budget::new(),
     })
 }
 
@@ -227,10 +265,16 @@ impl Hub {
     /// A DHCP request: recorded for boot clients, and for every client of the DHCP
     /// server (the proxy sees every DHCP client of the LAN; only boot clients are
     /// what the events are for). `addr` is where the client can be reached, when
-    /// the request says (ciaddr, the requested address).
-    pub fn dhcp_request(&self, via: Via, client: &Client, addr: Option<Ipv4Addr>) {
+    /// the request says (ciaddr, the requested address). Returns whether it was
+    /// recorded: past [`DHCP_EVENTS_PER_SECOND`] it is not (nor should the
+    /// decision on it be).
+    pub fn dhcp_request(&self, via: Via, client: &Client, addr: Option<Ipv4Addr>) -> bool {
         if via == Via::Proxy && client.firmware == Firmware::NotBoot {
-            return;
+            return false;
+        }
+        if !self.budget.admit() {
+            self.metrics.event_dropped();
+            return false;
         }
         let mac = Mac(client.mac);
         let at_ms = now_ms();
@@ -268,6 +312,7 @@ impl Hub {
             addr,
             what,
         });
+        true
     }
 
     /// The decision on a DHCP request: counted always, recorded when `record`
@@ -289,6 +334,10 @@ impl Hub {
         };
         self.metrics.dhcp_request(via.name(), client, decision);
         if !record {
+            return;
+        }
+        if !self.budget.admit() {
+            self.metrics.event_dropped();
             return;
         }
         let what = match answer {

@@ -308,3 +308,17 @@ fn a_pi3_listed_by_serial_only_is_known_by_the_mac_its_address_links_to() {
         Some(pi3)
     );
 }
+
+#[test]
+fn the_budget_admits_so_many_dhcp_events_a_second() {
+    let budget = Budget::new();
+    let admitted = (0..DHCP_EVENTS_PER_SECOND * 2)
+        .filter(|_| budget.admit())
+        .count() as u32;
+    // Unless the test straddled a second, exactly the budget.
+    assert!(
+        (DHCP_EVENTS_PER_SECOND..=DHCP_EVENTS_PER_SECOND * 2).contains(&admitted),
+        "{admitted}"
+    );
+    assert!(admitted == DHCP_EVENTS_PER_SECOND || budget.started.elapsed().as_secs() >= 1);
+}
