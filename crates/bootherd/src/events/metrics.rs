@@ -42,10 +42,27 @@ struct BuildLabels {
     version: &'static str,
 }
 
+/// The proxy's `client` label values (see `firmware_label`).
+const PROXY_CLIENTS: [&str; 8] = [
+    "rpi_rom",
+    "rpi_eeprom",
+    "bios_pxe",
+    "uefi_pxe",
+    "ipxe",
+    "uefi_http",
+    "uboot",
+    "not_boot",
+];
+/// The DHCP server's `client` label value.
+const SERVER_CLIENT: &str = "owned";
+
 /// Every metric, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
-    dhcp_requests: Family<RequestLabels, Counter>,
+    /// Every (service, client, decision) series, made at start so that counting a
+    /// request is one atomic add: the proxy's, by [`PROXY_CLIENTS`] index then
+    /// decision (ignored, answered), then the server's two.
+    dhcp_requests: Vec<Counter>,
     transfers: Family<TransferLabels, Counter>,
     sent_bytes: Family<ProtocolLabels, Counter>,
     durations: Family<ProtocolLabels, Histogram>,
@@ -57,11 +74,26 @@ pub struct Metrics {
 impl Metrics {
     pub(super) fn new() -> Metrics {
         let mut registry = Registry::with_prefix("bootherd");
-        let dhcp_requests = Family::<RequestLabels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let mut dhcp_requests = Vec::new();
+        let series = PROXY_CLIENTS
+            .iter()
+            .map(|client| ("proxy", *client))
+            .chain([("server", SERVER_CLIENT)]);
+        for (service, client) in series {
+            for decision in ["ignored", "answered"] {
+                let labels = RequestLabels {
+                    service,
+                    client,
+                    decision,
+                };
+                dhcp_requests.push(requests.get_or_create_owned(&labels));
+            }
+        }
         registry.register(
             "dhcp_requests",
             "DHCP requests by service (proxy, server), client kind and decision",
-            dhcp_requests.clone(),
+            requests,
         );
         let transfers = Family::<TransferLabels, Counter>::default();
         registry.register(
@@ -126,19 +158,17 @@ impl Metrics {
         self.events_dropped.inc();
     }
 
-    pub(super) fn dhcp_request(
-        &self,
-        service: &'static str,
-        client: &'static str,
-        decision: &'static str,
-    ) {
-        self.dhcp_requests
-            .get_or_create(&RequestLabels {
-                service,
-                client,
-                decision,
-            })
-            .inc();
+    /// Counts a request: `client` is one of the proxy's client labels for the
+    /// proxy (an unknown one counts as `not_boot`), ignored for the server.
+    pub(super) fn dhcp_request(&self, server: bool, client: &str, answered: bool) {
+        let series = match server {
+            true => PROXY_CLIENTS.len(),
+            false => PROXY_CLIENTS
+                .iter()
+                .position(|c| *c == client)
+                .unwrap_or(PROXY_CLIENTS.len() - 1),
+        };
+        self.dhcp_requests[series * 2 + usize::from(answered)].inc();
     }
 
     pub(super) fn file(&self, protocol: &'static str, outcome: &'static str, bytes: u64, ms: u64) {

@@ -327,12 +327,8 @@ impl Hub {
         record: bool,
         answer: Result<(&str, &dyn std::fmt::Display), &dyn std::fmt::Display>,
     ) {
-        let decision = if answer.is_ok() {
-            "answered"
-        } else {
-            "ignored"
-        };
-        self.metrics.dhcp_request(via.name(), client, decision);
+        self.metrics
+            .dhcp_request(via == Via::Server, client, answer.is_ok());
         if !record {
             return;
         }
