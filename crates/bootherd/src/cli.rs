@@ -55,6 +55,10 @@ pub enum Command {
     Probe(ProbeArgs),
     /// List the DHCP server's leases from its database (a table, or --json).
     Leases(LeasesArgs),
+    /// Show the fleet as a running bootherd sees it: each machine's kind, stage
+    /// (never seen, DHCP answered, loading files, handed to the kernel, stuck) and
+    /// when it was last seen, then the unknown boot clients. Reads the admin API.
+    Status(StatusArgs),
     /// Print the files bootherd generates for one machine (by name, MAC or serial).
     Show(ShowArgs),
     /// Write the bootherd configuration equivalent to a dnsmasq configuration
@@ -95,6 +99,21 @@ pub struct ShowArgs {
     /// Render for this server address [default: this host's first address].
     #[arg(long, value_name = "IP")]
     pub server: Option<Ipv4Addr>,
+}
+
+/// Flags of `bootherd status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The admin listener of the running bootherd.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9069")]
+    pub admin: std::net::SocketAddr,
+    /// A file holding the admin token, when the listener wants one
+    /// [default: the BOOTHERD_ADMIN_TOKEN environment variable].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `bootherd leases`.
@@ -222,6 +241,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(&args.config),
         Command::Leases(args) => leases(&args),
         Command::Import(args) => crate::import::run(&args),
+        Command::Status(args) => {
+            let token = match &args.token_file {
+                Some(file) => Some(
+                    std::fs::read_to_string(file)
+                        .with_context(|| format!("reading {}", file.display()))?
+                        .trim()
+                        .to_owned(),
+                ),
+                None => std::env::var("BOOTHERD_ADMIN_TOKEN").ok(),
+            };
+            crate::admin::status(args.admin, token.as_deref(), args.json)
+        }
         Command::Show(args) => {
             let checked = crate::validate::check(Config::load(&args.config)?, &args.config)?;
             let tree = crate::report::tree(&checked)?;

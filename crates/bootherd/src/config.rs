@@ -26,12 +26,54 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// The DHCP server for machines bootherd owns (U-Boot boards).
     pub dhcp: DhcpConfig,
+    /// The admin listener: `/metrics` and the JSON API.
+    pub admin: AdminConfig,
     /// Directory of templates replacing the built-in ones (`cmdline.txt.j2`, ...).
     pub templates: Option<PathBuf>,
     /// What to boot, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
     /// The fleet: one entry per machine.
     pub machines: Vec<MachineConfig>,
+}
+
+/// The admin port when `[admin] listen` is not set.
+pub const DEFAULT_ADMIN_PORT: u16 = 9069;
+
+/// The admin listener: Prometheus metrics and the read-only JSON API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve it.
+    pub enabled: bool,
+    /// Where; default `127.0.0.1:9069`. When left unset and the port is taken,
+    /// bootherd warns and runs without it; a `listen` set here must bind.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The bearer token every request must carry (`Authorization: Bearer ...`);
+    /// required when `listen` is not a loopback address.
+    pub token: Option<String>,
+    /// A file holding the token (surrounding whitespace ignored), instead of `token`.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            listen: None,
+            token: None,
+            token_file: None,
+        }
+    }
+}
+
+impl AdminConfig {
+    /// The address to listen on.
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.listen.unwrap_or(std::net::SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            DEFAULT_ADMIN_PORT,
+        )))
+    }
 }
 
 /// How the daemon runs.
@@ -479,6 +521,9 @@ impl Config {
             *root = base.join(&*root);
         }
         config.dhcp.lease_db = base.join(&config.dhcp.lease_db);
+        if let Some(file) = &mut config.admin.token_file {
+            *file = base.join(&*file);
+        }
         if let Some(dir) = &mut config.templates {
             *dir = base.join(&*dir);
         }
@@ -574,6 +619,29 @@ impl Config {
                 format!(
                     "{} ms is longer than the 10 s a Pi waits",
                     self.proxy.rpi_reply_delay_ms
+                ),
+            ));
+        }
+        let admin = &self.admin;
+        if admin.token.is_some() && admin.token_file.is_some() {
+            return Err(invalid(
+                "admin.token_file",
+                "set admin.token or admin.token_file, not both".into(),
+            ));
+        }
+        if admin.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(invalid("admin.token", "must not be empty".into()));
+        }
+        if admin.enabled
+            && !admin.address().ip().is_loopback()
+            && admin.token.is_none()
+            && admin.token_file.is_none()
+        {
+            return Err(invalid(
+                "admin.listen",
+                format!(
+                    "{} is not a loopback address: set admin.token or admin.token_file",
+                    admin.address()
                 ),
             ));
         }

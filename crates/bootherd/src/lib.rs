@@ -1,9 +1,11 @@
 //! bootherd: a network-boot server. This library holds the services the binary runs;
 //! protocol logic lives in `bootherd-proto` and is free of I/O.
+pub mod admin;
 pub mod arp;
 pub mod cli;
 pub mod config;
 pub mod dhcp;
+pub mod events;
 pub mod http;
 pub mod import;
 pub mod init;

@@ -66,6 +66,7 @@ pub async fn run(
         renderer,
         ..
     } = checked;
+    crate::events::hub().set_inventory(inventory.clone());
     let shutdown = Shutdown::new();
     let grace = Duration::from_millis(config.service.shutdown_grace_ms);
     if !inventory.is_empty() {
@@ -179,10 +180,14 @@ pub async fn run(
                 .context("starting the DHCP receive threads")?,
         );
     }
+    let admin = crate::admin::bind(&config.admin, server.clone()).await?;
     // Every socket is bound and the lease database open: `[service] user` now.
     crate::privilege::drop_privileges(&config)?;
     if services.is_empty() && dhcp_service.is_none() {
         anyhow::bail!("nothing to serve: every service is disabled");
+    }
+    if let Some(admin) = admin {
+        services.spawn(crate::admin::run(admin));
     }
     // Every listener is bound: tell systemd (Type=notify), and feed its watchdog.
     crate::systemd::ready(&config);
@@ -301,6 +306,7 @@ async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<
         match reload(&mut state, &source) {
             Ok(summary) => {
                 info!(trigger = why, "configuration reloaded: {summary}");
+                crate::events::hub().reload(true, format!("{why}: {summary}"));
                 crate::systemd::reloaded(&format!("configuration reloaded: {summary}"));
             }
             Err(err) => {
@@ -308,6 +314,7 @@ async fn reload_loop(mut state: Reloadable, source: ConfigSource, watch: Option<
                     trigger = why,
                     "configuration NOT reloaded, still serving the previous one: {err:#}"
                 );
+                crate::events::hub().reload(false, format!("{why}: {err:#}"));
                 crate::systemd::reloaded("configuration NOT reloaded (see the log)");
             }
         }
@@ -354,6 +361,7 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
     if let Some(proxy) = &state.proxy {
         proxy.update(&config.proxy);
     }
+    crate::events::hub().set_inventory(inventory.clone());
     if let (Some(server), Some(sc)) = (&state.server, server_config) {
         server.update(sc);
     }
@@ -390,6 +398,9 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
         || (old.dhcp.enabled, &old.dhcp.lease_db) != (config.dhcp.enabled, &config.dhcp.lease_db)
     {
         restart.push("enabling services, DHCP ports, lease_db");
+    }
+    if old.admin != config.admin {
+        restart.push("[admin]");
     }
     if (&old.service.user, &old.service.group) != (&config.service.user, &config.service.group) {
         restart.push("service.user/group");

@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::config::TftpConfig;
+use crate::events::{FileEvents, Protocol};
 use crate::net;
 use crate::rewrite::Rewrites;
 use crate::shutdown::{Shutdown, ABORT_CHECK};
@@ -309,6 +310,7 @@ async fn serve_read(
     shutdown: Shutdown,
 ) {
     let name = String::from_utf8_lossy(&request.filename).into_owned();
+    let record = FileEvents::new(Protocol::Tftp, peer, &name);
     let socket = match transfer_socket(*local.ip(), peer) {
         Ok(s) => s,
         Err(err) => {
@@ -324,6 +326,7 @@ async fn serve_read(
         Ok(file) => file,
         Err((code, reason)) => {
             info!(%peer, file = %name, %reason, "tftp: refused");
+            record.refused(&reason);
             let _ = socket.send(&wire::error_packet(code, &reason));
             return;
         }
@@ -349,6 +352,7 @@ async fn serve_read(
         Ok((transfer, Ok(()))) => transfer,
         Ok((_, Err(err))) => {
             debug!(%peer, file = %name, %err, "tftp: transfer ended early");
+            record.abandoned(None, &err.to_string());
             return;
         }
         Err(err) => {
@@ -371,19 +375,26 @@ async fn serve_read(
                 mb_per_s = format_args!("{rate:.1}"),
                 "tftp: sent"
             );
+            record.served(*bytes, elapsed, *retransmits);
         }
         Some(Outcome::ClientAborted {
             code,
             message,
             acked_blocks,
         }) => {
-            debug!(%peer, file = %name, ?code, %message, acked_blocks, "tftp: client ended the transfer")
+            debug!(%peer, file = %name, ?code, %message, acked_blocks, "tftp: client ended the transfer");
+            record.abandoned(
+                Some(*acked_blocks),
+                &format!("client ended the transfer: {message}"),
+            );
         }
         Some(Outcome::TimedOut { acked_blocks }) => {
-            debug!(%peer, file = %name, acked_blocks, "tftp: client went silent, transfer dropped")
+            debug!(%peer, file = %name, acked_blocks, "tftp: client went silent, transfer dropped");
+            record.abandoned(Some(*acked_blocks), "client went silent");
         }
         Some(Outcome::Stalled { acked_blocks }) => {
-            info!(%peer, file = %name, acked_blocks, "tftp: no progress for {} ms, transfer ended with an error", settings.transfer.stall_limit.as_millis())
+            info!(%peer, file = %name, acked_blocks, "tftp: no progress for {} ms, transfer ended with an error", settings.transfer.stall_limit.as_millis());
+            record.abandoned(Some(*acked_blocks), "no progress");
         }
         None => {}
     }

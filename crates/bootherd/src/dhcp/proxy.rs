@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::{Config, ProxyConfig};
 use crate::dhcp::policy::Plan;
+use crate::events::Via;
 use crate::inventory::{Kind, Scope};
 use crate::net::{self, Received};
 use crate::tree::LiveTree;
@@ -219,12 +220,24 @@ impl Proxy {
         local: Ipv4Addr,
     ) -> Option<(DhcpPacket, Duration)> {
         let kind = client.message_type;
+        let events = crate::events::hub();
+        let label = crate::events::firmware_label(client.firmware);
+        // Boot clients only, within the events budget.
+        let recorded = client.firmware != Firmware::NotBoot && {
+            let addr = Some(packet.ciaddr)
+                .filter(|a| !a.is_unspecified())
+                .or_else(|| packet.requested_ip());
+            events.dhcp_request(Via::Proxy, client, addr)
+        };
         let offer = match (port, kind) {
             (Port::Dhcp, Some(MessageType::Discover)) => true,
             (Port::Dhcp, Some(MessageType::Request)) if packet.server_id() == Some(local) => false,
             (Port::Pxe, Some(MessageType::Request | MessageType::Inform)) => false,
             _ => {
                 debug!(mac = %format_mac(&client.mac), ?kind, ?port, "proxy: not a message the proxy answers");
+                // Not on the timeline: the client talks to another server.
+                let reason = "not a message the proxy answers";
+                events.dhcp_decision(Via::Proxy, client.mac, label, false, Err(&reason));
                 return None;
             }
         };
@@ -240,6 +253,7 @@ impl Proxy {
         let what = if offer { "offer" } else { "ack" };
         match policy::plan(client, &config, &server) {
             Plan::Ignore(reason) => {
+                events.dhcp_decision(Via::Proxy, client.mac, label, recorded, Err(&reason));
                 if client.firmware == Firmware::NotBoot {
                     debug!(mac = %format_mac(&client.mac), xid = format_args!("{:#010x}", client.xid), "proxy: ignored: {reason}");
                 } else {
@@ -253,6 +267,17 @@ impl Proxy {
                 None
             }
             Plan::Answer { answer, delay } => {
+                let summary = policy::Summary {
+                    answer: &answer,
+                    server: local,
+                };
+                events.dhcp_decision(
+                    Via::Proxy,
+                    client.mac,
+                    label,
+                    recorded,
+                    Ok((what, &summary)),
+                );
                 info!(
                     mac = %format_mac(&client.mac),
                     client = client.firmware.name(),

@@ -36,6 +36,7 @@ use self::caps::ConnectionCaps;
 use self::connection::Serving;
 use self::range::RangePlan;
 use self::refuse::Refuser;
+use crate::events::{FileEvents, Protocol};
 use crate::shutdown::Shutdown;
 use crate::throttle::Throttle;
 use crate::vfs::{clean_path, ClientInfo, Content, FileSource, VfsError};
@@ -188,7 +189,10 @@ async fn serve_file(
         addr: ends.peer,
         local: ends.local,
     };
+    let started = std::time::Instant::now();
+    let record = FileEvents::new(Protocol::Http, peer, uri.path());
     let response = respond(&*source, &client, &method, &uri, &headers).await;
+    record_outcome(&record, &method, &response, started.elapsed());
     info!(
         %peer,
         %method,
@@ -197,6 +201,26 @@ async fn serve_file(
         "http: request"
     );
     response
+}
+
+/// The response's outcome on the client's timeline: served (the bytes the
+/// response carries, the time to its headers), or refused with its status.
+fn record_outcome(record: &FileEvents, method: &Method, response: &Response, took: Duration) {
+    let status = response.status();
+    if status.is_success() {
+        let bytes = match *method {
+            Method::GET => response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        record.served(bytes, took, 0);
+    } else {
+        let reason = status.canonical_reason().unwrap_or("error");
+        record.refused(&format!("{} {reason}", status.as_u16()));
+    }
 }
 
 async fn respond(

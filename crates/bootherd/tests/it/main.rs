@@ -21,6 +21,7 @@ mod least_privilege;
 mod lifecycle;
 mod logging;
 mod multihomed;
+mod observability;
 mod packaging;
 mod probe;
 mod proxy_lan;

@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use arc_swap::ArcSwap;
 
 use crate::config::DhcpConfig;
+use crate::events::{LeaseChange, Via};
 use crate::inventory::Inventory;
 use crate::leases::{GroupCommitter, LeaseStore, SqliteStore};
 use crate::net::{PacketSocket, Received};
@@ -139,9 +140,16 @@ impl DhcpServer {
             self.shed(queued);
             return;
         }
+        let client = bootherd_proto::client::classify(packet);
+        let addr = Some(packet.ciaddr).filter(|a| !a.is_unspecified());
+        crate::events::hub().dhcp_request(Via::Server, &client, addr);
+        if let (Some(MessageType::Release), Some(mac)) = (packet.message_type(), packet.mac()) {
+            crate::events::hub().lease(mac, LeaseChange::Released, packet.ciaddr);
+        }
         let arrival = Arrival { local: rx.local };
         let now = unix_now();
-        let probe = self.decide(socket, &rx, |config, leases| {
+        let mac = packet.mac().unwrap_or_default();
+        let probe = self.decide(socket, &rx, mac, |config, leases| {
             core::handle(config, leases, &arrival, packet, now)
         });
         if let Some(probe) = probe {
@@ -189,11 +197,12 @@ impl DhcpServer {
     /// once they are durable (a reply without changes leaves at once). Offers wait
     /// for the disk too: after a crash, an address offered before it must not be
     /// offered to a second client. Returns the probe to make, if the core asks for
-    /// one.
+    /// one. `mac` is the client's, for its timeline.
     pub(super) fn decide(
         &self,
         socket: &Arc<PacketSocket>,
         rx: &Received,
+        mac: [u8; 6],
         core: impl FnOnce(&ServerConfig, &Leases) -> Outcome,
     ) -> Option<Probe> {
         let config = self.config.load();
@@ -227,7 +236,7 @@ impl DhcpServer {
                 (Some(Outgoing::new(socket, packet, dest, rx)), None, said)
             }
             Action::Probe(probe) => (None, Some(probe), Said::Nothing),
-            Action::NoReply(reason) => (None, None, Said::NoReply(reason)),
+            Action::NoReply(reason) => (None, None, Said::NoReply { mac, reason }),
         };
         if changes.is_empty() {
             drop(leases);
@@ -256,6 +265,27 @@ impl DhcpServer {
         probe
     }
 
+    /// Each pool's dynamic range now: (subnet, addresses held, addresses free).
+    pub fn pool_usage(&self) -> Vec<(String, u64, u64)> {
+        let config = self.config.load();
+        let leases = self.leases();
+        let now = unix_now();
+        config
+            .pools
+            .iter()
+            .map(|pool| {
+                let size = u64::from(u32::from(pool.last))
+                    .saturating_sub(u64::from(u32::from(pool.first)))
+                    + 1;
+                let held = leases
+                    .iter()
+                    .filter(|l| pool.in_range(l.ip) && l.holds_address(now))
+                    .count() as u64;
+                (pool.subnet.to_string(), held, size.saturating_sub(held))
+            })
+            .collect()
+    }
+
     /// A snapshot of the lease table.
     pub fn leases(&self) -> Vec<core::Lease> {
         let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
@@ -274,19 +304,51 @@ pub(super) enum Said {
         mac: Option<[u8; 6]>,
         reason: core::Reason,
     },
-    NoReply(core::Reason),
+    NoReply {
+        mac: [u8; 6],
+        reason: core::Reason,
+    },
     Nothing,
 }
 
 impl Said {
     pub(super) fn log(self, server: &DhcpServer) {
         let mac = |m: Option<[u8; 6]>| m.map(|m| format_mac(&m)).unwrap_or_default();
+        self.record();
         match self {
             Said::Reply { kind, ip, mac: m } => {
                 info!(mac = %mac(m), %ip, "dhcp: {} {ip} to {}", TypeName(kind), mac(m));
             }
             Said::Nak { mac: m, reason } => info!(mac = %mac(m), "dhcp: nak: {reason}"),
-            Said::NoReply(reason) => server.unanswered(&reason),
+            Said::NoReply { reason, .. } => server.unanswered(&reason),
+            Said::Nothing => {}
+        }
+    }
+}
+
+impl Said {
+    /// The decision as an event of the client's timeline, and a lease granted.
+    fn record(&self) {
+        let events = crate::events::hub();
+        match self {
+            Said::Reply { kind, ip, mac } => {
+                let Some(mac) = *mac else { return };
+                let message = TypeName(*kind).to_string();
+                let detail = format!("{ip}");
+                events.dhcp_decision(Via::Server, mac, "owned", true, Ok((&message, &detail)));
+                if *kind == Some(MessageType::Ack) {
+                    events.lease(mac, LeaseChange::Granted, *ip);
+                }
+            }
+            Said::Nak { mac, reason } => {
+                let Some(mac) = *mac else { return };
+                let reason = format!("nak: {reason}");
+                events.dhcp_decision(Via::Server, mac, "owned", true, Err(&reason));
+            }
+            Said::NoReply { mac, reason } => {
+                let record = *mac != [0; 6];
+                events.dhcp_decision(Via::Server, *mac, "owned", record, Err(reason));
+            }
             Said::Nothing => {}
         }
     }
