@@ -96,6 +96,8 @@ fn expected_files() -> BTreeMap<String, String> {
         "bootherd-leases",
         "bootherd-show",
         "bootherd-init",
+        "bootherd-import",
+        "bootherd-status",
     ] {
         data.push(format!("usr/share/man/man1/{page}.1.gz"));
     }

@@ -101,8 +101,9 @@ fn traced(log: &str) -> (BTreeSet<String>, BTreeSet<String>) {
         let rest = rest.trim_start();
         if !started {
             // setpriv's process becomes bootherd.
-            started =
-                rest.starts_with("execve(") && rest.contains(BOOTHERD) && rest.ends_with("= 0");
+            // The program executed, not an argument naming it: setpriv's own
+            // execve has bootherd's path in its argv.
+            started = rest.starts_with(&format!("execve(\"{BOOTHERD}\",")) && rest.ends_with("= 0");
             continue;
         }
         if rest.starts_with("<...") || rest.starts_with("+++") || rest.starts_with("---") {
@@ -178,25 +179,36 @@ fn every_system_call_and_socket_family_bootherd_uses_is_allowed_by_the_unit() {
     let trace = dir.path().join("strace.log");
     let caps = "-all,+net_bind_service,+net_raw";
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &lab.srv(), "strace", "-f", "-qq", "-o"])
-        .arg(&trace)
-        .args([
-            "setpriv",
-            &format!("--reuid={}", nobody.uid),
-            &format!("--regid={}", nobody.gid),
-            "--clear-groups",
-            &format!("--inh-caps={caps}"),
-            &format!("--ambient-caps={caps}"),
-            &format!("--bounding-set={caps}"),
-            "--no-new-privs",
-            BOOTHERD,
-            "serve",
-            "--config",
-        ])
-        .arg(&config)
-        .env("NOTIFY_SOCKET", &notify)
-        .env("WATCHDOG_USEC", "2000000")
-        .env_remove("WATCHDOG_PID");
+    // `-s 4096`: paths whole (strace cuts strings at 32 bytes by default).
+    cmd.args([
+        "netns",
+        "exec",
+        &lab.srv(),
+        "strace",
+        "-f",
+        "-qq",
+        "-s",
+        "4096",
+        "-o",
+    ])
+    .arg(&trace)
+    .args([
+        "setpriv",
+        &format!("--reuid={}", nobody.uid),
+        &format!("--regid={}", nobody.gid),
+        "--clear-groups",
+        &format!("--inh-caps={caps}"),
+        &format!("--ambient-caps={caps}"),
+        &format!("--bounding-set={caps}"),
+        "--no-new-privs",
+        BOOTHERD,
+        "serve",
+        "--config",
+    ])
+    .arg(&config)
+    .env("NOTIFY_SOCKET", &notify)
+    .env("WATCHDOG_USEC", "2000000")
+    .env_remove("WATCHDOG_PID");
     let mut server = Server::start(cmd);
     server.expect_log(
         &["dhcp server listening on 0.0.0.0:67"],
