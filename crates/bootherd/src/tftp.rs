@@ -160,7 +160,7 @@ impl Slots {
                 "too many transfers from {client}: {held} in progress, the limit is {}",
                 self.max_per_client
             );
-            if let Some(count) = self.client_log.due(unix_now()) {
+            if let Some(count) = self.client_log.due_now() {
                 warn!(%client, refused = count, "tftp: refused a request: {msg}");
             }
             return Err(msg);
@@ -168,7 +168,7 @@ impl Slots {
         let Ok(permit) = self.total.clone().try_acquire_owned() else {
             let msg =
                 format!("server busy: {max_transfers} transfers in progress, try again later");
-            if let Some(count) = self.busy_log.due(unix_now()) {
+            if let Some(count) = self.busy_log.due_now() {
                 warn!(%client, refused = count, "tftp: refused a request: {msg}");
             }
             return Err(msg);
@@ -204,12 +204,6 @@ impl Drop for Slot {
 struct Noise {
     write: Throttle,
     malformed: Throttle,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 async fn listen(
@@ -263,7 +257,7 @@ async fn listen(
             }
             Ok(Packet::Wrq(request)) => {
                 let file = String::from_utf8_lossy(&request.filename);
-                match noise.write.due(unix_now()) {
+                match noise.write.due_now() {
                     Some(count) => {
                         info!(%peer, %file, refused = count, "tftp: write request refused: server is read-only")
                     }
@@ -279,7 +273,7 @@ async fn listen(
             Err(err) if is_request(&buf[..n]) => {
                 // A request we cannot read (an embedded NUL shifts the mode, say) gets
                 // a clear error rather than silence, so the client stops retrying.
-                match noise.malformed.due(unix_now()) {
+                match noise.malformed.due_now() {
                     Some(count) => {
                         info!(%peer, %err, refused = count, "tftp: malformed request refused")
                     }
