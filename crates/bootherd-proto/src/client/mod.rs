@@ -40,6 +40,10 @@ use std::net::Ipv4Addr;
 use crate::mac::Mac;
 use crate::wire::dhcp::{code, DhcpPacket, MessageType, BOOTREQUEST};
 
+mod rpi_files;
+
+pub use rpi_files::{files_for, firmware_file, start_file, Place, RpiFile};
+
 /// Processor architecture from option 93 (the IANA "Processor Architecture
 /// Types" registry, RFC 4578 section 2.1 as corrected by its erratum:
 /// 6 is x86 UEFI, 7 x64 UEFI, 9 EBC; PROTOCOLS.md section 4).

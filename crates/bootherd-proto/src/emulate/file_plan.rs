@@ -2,6 +2,8 @@
 
 use std::net::Ipv4Addr;
 
+use crate::client::{files_for, firmware_file, start_file, Place, RpiModel};
+
 use super::*;
 
 /// How much of a file the firmware reads.
@@ -371,6 +373,25 @@ impl FilePlan {
         names
     }
 
+    /// The `k`-th firmware file this Pi asks for in its folder ([`files_for`]:
+    /// `start.elf`, `fixup.dat` on the Pi 3; `start4.elf`, `fixup4.dat` on the Pi 4).
+    fn firmware(&self, k: usize) -> &'static str {
+        let model = self.machine.kind.rpi_model().unwrap_or_default();
+        files_for(model)
+            .iter()
+            .filter(|f| f.place == Place::Machine)
+            .nth(k)
+            .map_or("", |f| f.name)
+    }
+
+    /// The Pi 3 ROM's file at the TFTP root (`bootcode.bin`).
+    fn rom_file(&self) -> &'static str {
+        files_for(RpiModel::Pi3)
+            .iter()
+            .find(|f| f.place == Place::Root)
+            .map_or("", |f| f.name)
+    }
+
     /// The step list of the firmware; `None` past the end.
     fn step(&self, i: usize) -> Option<StepKind> {
         use Need::*;
@@ -380,10 +401,10 @@ impl FilePlan {
         let s = |f: Fetch| Some(StepKind::One(f));
         match kind {
             Emulated::Rpi3 => match i {
-                0 => s(self.fetch("bootcode.bin".into(), vec![], Whole, Required)),
+                0 => s(self.fetch(self.rom_file().into(), vec![], Whole, Required)),
                 1 => s(self.fetch("bootsig.bin".into(), vec![], Whole, NormallyAbsent)),
                 2 => Some(StepKind::PrefixProbe(self.fetch(
-                    format!("{serial}/start.elf"),
+                    format!("{serial}/{}", self.firmware(0)),
                     rpi_options(kind),
                     Probe,
                     Optional,
@@ -391,8 +412,8 @@ impl FilePlan {
                 3 => s(self.rpi_file("autoboot.txt", Whole, Optional)),
                 4 => s(self.rpi_file("config.txt", Whole, Optional)),
                 5 => s(self.rpi_file("recovery.elf", Probe, Optional)),
-                6 => s(self.rpi_file("start.elf", Whole, Required)),
-                7 => s(self.rpi_file("fixup.dat", Whole, Required)),
+                6 => s(self.rpi_file(self.firmware(0), Whole, Required)),
+                7 => s(self.rpi_file(self.firmware(1), Whole, Required)),
                 8 => s(self.rpi_file("dt-blob.bin", Whole, Optional)),
                 9 => s(self.rpi_file("bootcfg.txt", Whole, Optional)),
                 10 => s(self.rpi_file("cmdline.txt", Whole, Optional)),
@@ -402,21 +423,22 @@ impl FilePlan {
             },
             Emulated::Rpi4 => match i {
                 0 => Some(StepKind::PrefixProbe(self.fetch(
-                    format!("{serial}/start4.elf"),
+                    format!("{serial}/{}", self.firmware(0)),
                     rpi_options(kind),
                     Probe,
                     Optional,
                 ))),
+                // The EEPROM also takes a folder holding the Pi 3's start file.
                 1 if self.prefix.is_empty() => Some(StepKind::PrefixProbe(self.fetch(
-                    format!("{serial}/start.elf"),
+                    format!("{serial}/{}", start_file(RpiModel::Pi3).unwrap_or_default()),
                     rpi_options(kind),
                     Probe,
                     Optional,
                 ))),
                 1 => Some(StepKind::Skip),
                 2 => s(self.rpi_file("config.txt", Whole, Optional)),
-                3 => s(self.rpi_file("start4.elf", Whole, Required)),
-                4 => s(self.rpi_file("fixup4.dat", Whole, Required)),
+                3 => s(self.rpi_file(self.firmware(0), Whole, Required)),
+                4 => s(self.rpi_file(self.firmware(1), Whole, Required)),
                 5 => s(self.rpi_file(&self.dtb(), Whole, Required)),
                 6 => s(self.rpi_file("cmdline.txt", Whole, Optional)),
                 7 => Some(StepKind::Kernel),
@@ -583,7 +605,9 @@ impl FilePlan {
                         let hint = self.missing_hint(file);
                         // Only the start file was looked for under the
                         // serial directory.
-                        let probed = matches!(file, "start.elf" | "start4.elf");
+                        let probed = [RpiModel::Pi3, RpiModel::Pi4]
+                            .into_iter()
+                            .any(|model| start_file(model) == Some(file));
                         self.stop(Problem::Missing {
                             server: self.server,
                             file: file.to_string(),
@@ -647,12 +671,9 @@ impl FilePlan {
                 None => "copy the board's .dtb from the firmware's boot files".into(),
             });
         }
-        match file {
-            "bootcode.bin" => Some("the Pi 3 ROM always fetches it from the TFTP root".into()),
-            "start.elf" | "fixup.dat" | "start4.elf" | "fixup4.dat" => {
-                Some("copy it from the Raspberry Pi firmware's boot files".into())
-            }
-            _ => None,
+        match firmware_file(file)?.place {
+            Place::Root => Some("the Pi 3 ROM always fetches it from the TFTP root".into()),
+            Place::Machine => Some("copy it from the Raspberry Pi firmware's boot files".into()),
         }
     }
 

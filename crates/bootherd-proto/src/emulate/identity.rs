@@ -66,6 +66,17 @@ impl Emulated {
         matches!(self, Emulated::Rpi3 | Emulated::Rpi4 | Emulated::Rpi5)
     }
 
+    /// The Raspberry Pi model played, if this is a Pi.
+    pub fn rpi_model(self) -> Option<crate::client::RpiModel> {
+        use crate::client::RpiModel;
+        match self {
+            Emulated::Rpi3 => Some(RpiModel::Pi3),
+            Emulated::Rpi4 => Some(RpiModel::Pi4),
+            Emulated::Rpi5 => Some(RpiModel::Pi5),
+            Emulated::PxeBios | Emulated::PxeEfi | Emulated::UBoot => None,
+        }
+    }
+
     /// The first three bytes of a plausible MAC: the Raspberry Pi OUIs of
     /// PROTOCOLS.md 2 (b8:27:eb on the Pi 3, dc:a6:32 on the Pi 4, 2c:cf:67
     /// on the Pi 5), QEMU's 52:54:00 for the others.

@@ -1,5 +1,7 @@
 //! What must exist in the tree for a machine to boot, for `bootherd check`.
 
+use bootherd_proto::client::{files_for, Place};
+
 use super::*;
 
 /// What must exist in the tree for `machine` to boot with `profile` (PROTOCOLS.md
@@ -32,34 +34,12 @@ pub fn expected_files(machine: &Machine, profile: &Profile) -> Vec<RequiredFile>
         Kind::Efi => (format!("of profile {p}"), pxelinux_overlay_file),
     };
     if let Some(model) = profile.model {
-        let firmware: &[(Scope, &str, &str)] = match model {
-            RpiModel::Pi3 => &[
-                (
-                    R,
-                    "bootcode.bin",
-                    "the Pi 3 boot ROM loads it from the TFTP root",
-                ),
-                (
-                    M,
-                    "start.elf",
-                    "the Pi 3 firmware; the ROM uses the machine's folder only if \
-                     <serial>/start.elf exists",
-                ),
-                (M, "fixup.dat", "memory split for start.elf"),
-            ],
-            RpiModel::Pi4 => &[
-                (
-                    M,
-                    "start4.elf",
-                    "the Pi 4 firmware; the EEPROM keeps the machine's folder only if \
-                     start4.elf or start.elf is in it",
-                ),
-                (M, "fixup4.dat", "memory split for start4.elf"),
-            ],
-            RpiModel::Pi5 => &[],
-        };
-        for &(scope, path, why) in firmware {
-            add(scope, path, why.to_owned(), true);
+        for file in files_for(model) {
+            let scope = match file.place {
+                Place::Root => R,
+                Place::Machine => M,
+            };
+            add(scope, file.name, file.why.to_owned(), true);
         }
     }
     let what = if profile.kind == Kind::Efi {
