@@ -177,14 +177,7 @@ DATA=""
 DBDIR=""
 FAILURES=0
 # shellcheck disable=SC2317  # called by cleanup (lib.sh)
-cleanup_files() {
-    if [[ -n $KEEP && -n $DATA && -d $DATA ]]; then
-        mkdir -p "$KEEP" && cp -r "$DATA/log" "$DATA/out" "$DATA/conf" "$KEEP/" 2>/dev/null \
-            && log "logs kept in $KEEP"
-    fi
-    [[ -n $DATA && -d $DATA ]] && rm -rf "$DATA"
-    [[ -n $DBDIR && -d $DBDIR ]] && rm -rf "$DBDIR"
-}
+cleanup_files() { keep_and_remove_dhcp_data; }
 # Namespaces bhdhcp-PID-srv and -cli; the traps run cleanup (lib.sh) on any exit.
 bench_init bhdhcp
 
@@ -201,11 +194,7 @@ install_deps() {
     command -v ss >/dev/null || missing+=(iproute2)
     command -v python3 >/dev/null || missing+=(python3)
     command -v taskset >/dev/null || missing+=(util-linux)
-    if [[ ${#missing[@]} -gt 0 ]]; then
-        [[ $INSTALL -eq 1 ]] || die "missing: ${missing[*]} (and --no-install)"
-        log "installing: ${missing[*]}"
-        apt_install "${missing[@]}" 2>/dev/null || die "apt-get install ${missing[*]} failed"
-    fi
+    install_missing "${missing[@]}"
     PERFDHCP=$(command -v perfdhcp || echo /usr/sbin/perfdhcp)
     DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
     if has kea && wants_base dora; then
@@ -249,23 +238,7 @@ setup_data() {
     OWN_HEX=$(hex "$OWN_CLASS")
     DB_FS=$(df -PT "$DBDIR" | awk 'NR == 2 {print $2 " (" $1 ")"}')
 
-    cat >"$DATA/conf/bootherd-dhcp.toml" <<EOF
-# bootherd as the DHCP server of every client whose option 60 starts with "bench".
-[tftp]
-root = "$DATA/root"
-[http]
-enabled = false
-[dhcp]
-enabled = true
-lease_db = "$DBDIR/bootherd/leases.sqlite"
-own_vendor_classes = ["bench*"]
-ping_check = false
-offer_hold_secs = 60
-[[dhcp.pool]]
-subnet = "10.99.0.0/$PREFIX"
-range = ["$POOL_FIRST", "$POOL_LAST"]
-lease_secs = 3600
-EOF
+    write_bootherd_dhcp_conf "$DATA/conf/bootherd-dhcp.toml" false "offer_hold_secs = 60"
     cat >"$DATA/conf/kea-dhcp4.json" <<EOF
 { "Dhcp4": {
     "interfaces-config": { "interfaces": [ "veth-s" ], "dhcp-socket-type": "raw" },
@@ -313,39 +286,12 @@ server_cmd() {
     esac
 }
 
-# Is something in the server namespace bound to UDP 67?
-listening_67() {
-    [[ -n $(ip netns exec "$NS_S" ss -Hlun 'sport = :67' 2>/dev/null) ]]
-}
-
 # Starts server $1 for load $2 with an empty lease store; returns 1 if it does not
 # come up within 10 s.
 start_server() {
-    local srv=$1 load=$2 logf=$DATA/log/$1-$2.log cmd i
-    stop_server
-    rm -rf "${DBDIR:?}/$srv"
-    mkdir -p "$DBDIR/$srv"
-    chmod 777 "$DBDIR/$srv"   # dnsmasq rewrites its lease file as nobody
-    cmd=$(server_cmd "$srv" "$load")
-    echo "=== $(date +%H:%M:%S) $cmd" >>"$logf"
-    # shellcheck disable=SC2086
-    ip netns exec "$NS_S" timeout 3600 "${SRV_TASKSET[@]}" $cmd >>"$logf" 2>&1 &
-    SERVER_PID=$!
-    for i in $(seq 1 100); do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "$srv exited at start; its log:"; tail -20 "$logf" >&2
-            SERVER_PID=""
-            return 1
-        fi
-        if listening_67; then
-            sleep 0.3
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "$srv did not bind UDP 67 within 10 s; its log:"; tail -20 "$logf" >&2
-    stop_server
-    return 1
+    local cmd
+    cmd=$(server_cmd "$1" "$2")
+    start_dhcp_server "$1" "$DATA/log/$1-$2.log" 3600 "$cmd"
 }
 
 # ---------------------------------------------------------------- measuring
@@ -909,12 +855,7 @@ report_commands() {
 }
 
 # ---------------------------------------------------------------- main
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-install_deps
-sweep_stale
-sweep_stale_dirs "$(tmp_base)" "$DB_BASE"
-setup_net "$PREFIX"
-setup_data
+bench_prepare "$PREFIX" "$(tmp_base)" "$DB_BASE"
 cd "$DATA"   # nothing below writes relative paths; if something did, it lands here
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); servers: $SERVERS; $PERIOD s per step"
 

@@ -1,9 +1,12 @@
 # shellcheck shell=bash
-# Shell machinery shared by bench/tftp.sh and bench/dhcp.sh; sourced, never run.
+# Shell machinery shared by bench/tftp.sh, bench/dhcp.sh and bench/offer-latency.sh;
+# sourced, never run.
 #
 # The sourcing script sets, before calling anything here:
 #   LOG_TAG     log prefix ("bench", "dhcp-bench")
 #   REPO, BUILD (cargo build or not), SERVERS, KEEP, QUIET_TRIES, SRV_ADDR, CLI_ADDR
+# and, for the functions that use them, INSTALL (install_missing), PIN (pin_cpus),
+# DATA, DBDIR, PREFIX, POOL_FIRST, POOL_LAST (write_bootherd_dhcp_conf),
 # and may define the cleanup hooks cleanup_procs (before the namespaces go) and
 # cleanup_files (after); both default to nothing.
 # bench_init PREFIX sets TAG, NS_S, NS_C, SERVER_PID, CREATED_POLICY, BUSY_WAITS and
@@ -101,6 +104,32 @@ sweep_stale_dirs() {
     done
 }
 
+# For cleanup_files of the DHCP benchmarks: copies DATA's log, out and conf into KEEP
+# (--keep), then removes DATA and the lease databases' DBDIR.
+keep_and_remove_dhcp_data() {
+    if [[ -n $KEEP && -n $DATA && -d $DATA ]]; then
+        mkdir -p "$KEEP" && cp -r "$DATA/log" "$DATA/out" "$DATA/conf" "$KEEP/" 2>/dev/null \
+            && log "logs kept in $KEEP"
+    fi
+    [[ -n $DATA && -d $DATA ]] && rm -rf "$DATA"
+    [[ -n $DBDIR && -d $DBDIR ]] && rm -rf "$DBDIR"
+}
+
+# ---------------------------------------------------------------- pinning
+# With PIN=1: the server on CPU 0 (SRV_TASKSET) and the clients on CPU 1
+# (CLI_TASKSET), when the machine has two CPUs and taskset; else both empty, PIN=0.
+# shellcheck disable=SC2034  # SRV_TASKSET, CLI_TASKSET: for the sourcing script
+pin_cpus() {
+    SRV_TASKSET=()
+    CLI_TASKSET=()
+    if [[ $PIN -eq 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+        SRV_TASKSET=(taskset -c 0)
+        CLI_TASKSET=(taskset -c 1)
+    else
+        PIN=0
+    fi
+}
+
 # ---------------------------------------------------------------- dependencies
 # apt-get install $@ (once more after an apt-get update if that fails); false if it
 # still fails. The retry's errors go to stderr.
@@ -120,6 +149,15 @@ apt_install() {
     fi
     if [[ $CREATED_POLICY -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; CREATED_POLICY=0; fi
     [[ $ok -eq 1 ]]
+}
+
+# apt-get install the packages $@, if any; dies when that fails, or at once with
+# INSTALL=0 (--no-install).
+install_missing() {
+    [[ $# -gt 0 ]] || return 0
+    [[ $INSTALL -eq 1 ]] || die "missing: $* (and --no-install)"
+    log "installing: $*"
+    apt_install "$@" 2>/dev/null || die "apt-get install $* failed"
 }
 
 # cargo build --release -p $1 (unless BUILD=0); dies unless $2, the binary, is there.
@@ -167,6 +205,47 @@ tmp_base() {
     if [[ -d /dev/shm && -w /dev/shm ]]; then echo /dev/shm; else echo "${TMPDIR:-/tmp}"; fi
 }
 
+# Writes $1: bootherd as the DHCP server of every client whose option 60 starts with
+# "bench", pool POOL_FIRST-POOL_LAST on 10.99.0.0/PREFIX, leases in DBDIR/bootherd,
+# ping_check = $2, and the lines $3 at the end of [dhcp].
+write_bootherd_dhcp_conf() {
+    local file=$1 ping_check=$2 extra=${3:-}
+    {
+        cat <<EOF
+# bootherd as the DHCP server of every client whose option 60 starts with "bench".
+[tftp]
+root = "$DATA/root"
+[http]
+enabled = false
+[dhcp]
+enabled = true
+lease_db = "$DBDIR/bootherd/leases.sqlite"
+own_vendor_classes = ["bench*"]
+ping_check = $ping_check
+EOF
+        [[ -z $extra ]] || printf '%s\n' "$extra"
+        cat <<EOF
+[[dhcp.pool]]
+subnet = "10.99.0.0/$PREFIX"
+range = ["$POOL_FIRST", "$POOL_LAST"]
+lease_secs = 3600
+EOF
+    } >"$file"
+}
+
+# The start of a benchmark's main part: the load average before it, dependencies
+# (install_deps), what runs killed with SIGKILL left (namespaces, and directories in
+# ${@:2}), the network with prefix length $1, the data (setup_data).
+# shellcheck disable=SC2034  # LOAD_BEFORE: for the sourcing script
+bench_prepare() {
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    install_deps
+    sweep_stale
+    sweep_stale_dirs "${@:2}"
+    setup_net "$1"
+    setup_data
+}
+
 # ---------------------------------------------------------------- servers
 # TERM the server (a bounded wait, then KILL), then whatever else is left in NS_S.
 stop_server() {
@@ -181,6 +260,48 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
     kill_ns "$NS_S"
+}
+
+# Is something in the server namespace bound to UDP 67?
+listening_67() {
+    [[ -n $(ip netns exec "$NS_S" ss -Hlun 'sport = :67' 2>/dev/null) ]]
+}
+
+# Starts DHCP server $1 (in NS_S, on SRV_TASKSET's CPU, killed after $3 s) with the
+# command line $4, logging to $2, after stopping the last one and giving it an empty
+# lease directory DBDIR/$1. Returns 1 if it does not listen on UDP 67 within 10 s.
+start_dhcp_server() {
+    local srv=$1 logf=$2 limit=$3 cmd=$4
+    stop_server
+    rm -rf "${DBDIR:?}/$srv"
+    mkdir -p "$DBDIR/$srv"
+    chmod 777 "$DBDIR/$srv"   # dnsmasq rewrites its lease file as nobody
+    echo "=== $(date +%H:%M:%S) $cmd" >>"$logf"
+    # shellcheck disable=SC2086
+    ip netns exec "$NS_S" timeout "$limit" "${SRV_TASKSET[@]}" $cmd >>"$logf" 2>&1 &
+    SERVER_PID=$!
+    wait_listening_67 "$srv" "$logf"
+}
+
+# After starting DHCP server $1 (SERVER_PID, logging to $2): waits until it listens on
+# UDP 67, at most 10 s. Returns 1, with the log's tail, if it exits or never does.
+wait_listening_67() {
+    local srv=$1 logf=$2 i
+    for i in $(seq 1 100); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            log "$srv exited at start; its log:"; tail -20 "$logf" >&2
+            SERVER_PID=""
+            return 1
+        fi
+        if listening_67; then
+            sleep 0.3
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "$srv did not bind UDP 67 within 10 s; its log:"; tail -20 "$logf" >&2
+    stop_server
+    return 1
 }
 
 # ---------------------------------------------------------------- other load

@@ -91,14 +91,7 @@ for s in $SERVERS; do
 done
 [[ -d $DB_BASE && -w $DB_BASE ]] || { echo "offer-latency.sh: --db-dir $DB_BASE is not a writable directory" >&2; exit 2; }
 
-SRV_TASKSET=()
-CLI_TASKSET=()
-if [[ $PIN -eq 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-    SRV_TASKSET=(taskset -c 0)
-    CLI_TASKSET=(taskset -c 1)
-else
-    PIN=0
-fi
+pin_cpus
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$REPO/target/release/bootherd
@@ -110,14 +103,7 @@ DATA=""
 DBDIR=""
 FAILURES=0
 # shellcheck disable=SC2317  # called by cleanup (lib.sh)
-cleanup_files() {
-    if [[ -n $KEEP && -n $DATA && -d $DATA ]]; then
-        mkdir -p "$KEEP" && cp -r "$DATA/log" "$DATA/out" "$DATA/conf" "$KEEP/" 2>/dev/null \
-            && log "logs kept in $KEEP"
-    fi
-    [[ -n $DATA && -d $DATA ]] && rm -rf "$DATA"
-    [[ -n $DBDIR && -d $DBDIR ]] && rm -rf "$DBDIR"
-}
+cleanup_files() { keep_and_remove_dhcp_data; }
 # Namespaces bhofr-PID-srv and -cli; the traps run cleanup (lib.sh) on any exit.
 bench_init bhofr
 
@@ -127,11 +113,7 @@ install_deps() {
     command -v ip >/dev/null || missing+=(iproute2)
     command -v ss >/dev/null || missing+=(iproute2)
     command -v taskset >/dev/null || missing+=(util-linux)
-    if [[ ${#missing[@]} -gt 0 ]]; then
-        [[ $INSTALL -eq 1 ]] || die "missing: ${missing[*]} (and --no-install)"
-        log "installing: ${missing[*]}"
-        apt_install "${missing[@]}" 2>/dev/null || die "apt-get install ${missing[*]} failed"
-    fi
+    install_missing "${missing[@]}"
     DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
     if has bootherd; then build_bin bootherd "$BIN"; fi
     build_bin dhcpload "$DHCPLOAD"
@@ -150,22 +132,8 @@ setup_data() {
     DHCPLOAD=$DATA/bin/dhcpload
     local ping
     for ping in off on; do
-        cat >"$DATA/conf/bootherd-ping-$ping.toml" <<EOF
-# bootherd as the DHCP server of every client whose option 60 starts with "bench".
-[tftp]
-root = "$DATA/root"
-[http]
-enabled = false
-[dhcp]
-enabled = true
-lease_db = "$DBDIR/bootherd/leases.sqlite"
-own_vendor_classes = ["bench*"]
-ping_check = $([[ $ping == on ]] && echo true || echo false)
-[[dhcp.pool]]
-subnet = "10.99.0.0/$PREFIX"
-range = ["$POOL_FIRST", "$POOL_LAST"]
-lease_secs = 3600
-EOF
+        write_bootherd_dhcp_conf "$DATA/conf/bootherd-ping-$ping.toml" \
+            "$([[ $ping == on ]] && echo true || echo false)"
     done
     DB_FS=$(df -PT "$DBDIR" | awk 'NR == 2 {print $2 " (" $1 ")"}')
     log "data in $DATA, lease databases in $DBDIR ($DB_FS)"
@@ -187,32 +155,11 @@ server_cmd() {
     esac
 }
 
-listening_67() { [[ -n $(ip netns exec "$NS_S" ss -Hlun 'sport = :67' 2>/dev/null) ]]; }
-
 # Starts server $1 with setting $2 on an empty lease store; 1 if it does not come up.
 start_server() {
-    local srv=$1 ping=$2 logf=$DATA/log/$1-ping-$2.log cmd i
-    stop_server
-    rm -rf "${DBDIR:?}/$srv"
-    mkdir -p "$DBDIR/$srv"
-    chmod 777 "$DBDIR/$srv"   # dnsmasq rewrites its lease file as nobody
-    cmd=$(server_cmd "$srv" "$ping")
-    echo "=== $(date +%H:%M:%S) $cmd" >>"$logf"
-    # shellcheck disable=SC2086
-    ip netns exec "$NS_S" timeout 600 "${SRV_TASKSET[@]}" $cmd >>"$logf" 2>&1 &
-    SERVER_PID=$!
-    for i in $(seq 1 100); do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "$srv exited at start; its log:"; tail -20 "$logf" >&2
-            SERVER_PID=""
-            return 1
-        fi
-        if listening_67; then sleep 0.3; return 0; fi
-        sleep 0.1
-    done
-    log "$srv did not bind UDP 67 within 10 s; its log:"; tail -20 "$logf" >&2
-    stop_server
-    return 1
+    local cmd
+    cmd=$(server_cmd "$1" "$2")
+    start_dhcp_server "$1" "$DATA/log/$1-ping-$2.log" 600 "$cmd"
 }
 
 # One run of server $1 with setting $2, clients from MAC $3; sets LINE to dhcpload's
@@ -239,12 +186,7 @@ ms() { awk -v us="$1" 'BEGIN {if (us ~ /^[0-9.]+$/) printf "%.2f", us / 1000; el
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 
 # ---------------------------------------------------------------- main
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-install_deps
-sweep_stale
-sweep_stale_dirs "$(tmp_base)" "$DB_BASE"
-setup_net "$PREFIX"
-setup_data
+bench_prepare "$PREFIX" "$(tmp_base)" "$DB_BASE"
 cd "$DATA"
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); servers: $SERVERS; address checks: $PINGS"
 

@@ -76,16 +76,7 @@ done
 # Pinning: the server on CPU 0, every client on CPU 1. Unpinned, lock-step TFTP swings
 # 3-4x from run to run depending on whether the scheduler puts client and server on
 # one CPU (a wake-up on the same CPU, ~15 us a round trip) or on two (~55 us).
-SRV_TASKSET=()
-CLI_TASKSET=()
-if [[ $PIN -eq 1 ]]; then
-    if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-        SRV_TASKSET=(taskset -c 0)
-        CLI_TASKSET=(taskset -c 1)
-    else
-        PIN=0
-    fi
-fi
+pin_cpus
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$REPO/target/release/bootherd
@@ -630,12 +621,7 @@ report_concurrency() {
 }
 
 # ---------------------------------------------------------------- main
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-install_deps
-sweep_stale
-sweep_stale_dirs "$(tmp_base)"
-setup_net 24
-setup_data
+bench_prepare 24 "$(tmp_base)"
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); $REPS repetition(s); servers: $SERVERS"
 
 if [[ $ONLY != concurrency ]]; then

@@ -367,6 +367,7 @@ fn interval(p: &[u8], start: usize) -> Result<(String, usize), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::super::glibc_remap::{first_match, Spans};
+    use super::super::testrng::Rng;
     use super::*;
 
     fn ok(ere: &str, icase: bool) -> String {
@@ -486,16 +487,6 @@ mod tests {
             }
         }
         assert!(accepted > 3000, "{accepted}");
-    }
-
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     /// Generated patterns over a few characters, classes, repetitions, groups

@@ -20,6 +20,8 @@ pub mod ere;
 #[cfg(test)]
 mod glibc_remap;
 pub mod tags;
+#[cfg(test)]
+mod testrng;
 pub mod tftpd_hpa;
 pub mod tftpd_remap;
 pub mod translate;

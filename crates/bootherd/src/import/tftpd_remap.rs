@@ -594,19 +594,10 @@ mod tests {
 #[cfg(test)]
 mod against_tftpd_hpa {
     use super::super::glibc_remap;
+    use super::super::testrng::Rng;
     use super::*;
     use crate::config::RewriteConfig;
     use crate::rewrite::Rewrites;
-
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
 
     /// Generated `r` rules (with `g` and `i` or not), each translated and run by
     /// bootherd's rewrites on generated names, and run by tftpd-hpa's algorithm

@@ -28,13 +28,12 @@ use std::thread;
 use std::time::Duration;
 
 use crate::dhcp_lab::{
-    add_client_port, expect_each_request_ignored, lease_of, owned_dhcp_section, read_leases,
-    start_dhcp_server_logging, write_tftp_config, LeaseRow, DEBUG_DHCP, OWNED_RANGE,
-    REQUESTS_TO_BOOTHERD,
+    add_client_port, expect_each_request_ignored, lease_of, owned_setup, read_leases,
+    start_dhcp_server_logging, LeaseRow, OwnedSetup, DEBUG_DHCP, OWNED_RANGE, REQUESTS_TO_BOOTHERD,
 };
 use crate::support::{
-    dhclient_args, in_range, need_lab, read_lossy, temp_dir, wait_until, Bg, Capture, Dnsmasq, Lab,
-    Server, BOOTHERD_DHCP_REPLIES, LAN_RANGE,
+    dhclient_args, in_range, need_lab, read_lossy, wait_until, Bg, Capture, Dnsmasq, Lab, Server,
+    BOOTHERD_DHCP_REPLIES, LAN_RANGE,
 };
 
 /// MACs bootherd owns: one for dhclient, one for udhcpc.
@@ -86,13 +85,8 @@ struct ClientLab {
 impl ClientLab {
     /// The lab, with bootherd logging at `rust_log` when given.
     fn start(rust_log: Option<&str>) -> ClientLab {
-        let dir = temp_dir();
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(&root).unwrap();
-        let db = dir.path().join("leases.sqlite");
         let owned = [DHCLIENT_MAC, UDHCPC_MAC];
-        let config =
-            write_tftp_config(dir.path(), &root, &owned_dhcp_section(&db, &owned, &[], ""));
+        let OwnedSetup { dir, db, config } = owned_setup(&owned, "");
         let lab = Lab::up();
         let lan = Dnsmasq::lan(&lab, dir.path(), "1h", &owned);
         let server = start_dhcp_server_logging(&lab.srv(), &config, &[], rust_log);

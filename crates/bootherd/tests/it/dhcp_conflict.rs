@@ -8,10 +8,9 @@
 use std::net::Ipv4Addr;
 
 use crate::dhcp_lab::{
-    add_client_port, owned_dhcp_section, read_leases, start_dhcp_server, write_tftp_config,
-    OWNED_RANGE,
+    add_client_port, owned_setup, read_leases, start_dhcp_server, OwnedSetup, OWNED_RANGE,
 };
-use crate::support::{need_lab, temp_dir, Lab};
+use crate::support::{need_lab, Lab};
 
 const CLIENT_MAC: &str = "52:54:00:99:0c:01";
 const SQUATTED: Ipv4Addr = OWNED_RANGE.0;
@@ -36,15 +35,11 @@ fn squatter_is_found(test: &str, ignores_icmp: bool) {
     if !need_lab(test, &["busybox"]) {
         return;
     }
-    let dir = temp_dir();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let db = dir.path().join("leases.sqlite");
-    let config = write_tftp_config(
-        dir.path(),
-        &root,
-        &owned_dhcp_section(&db, &[CLIENT_MAC], &[], "ping_timeout_ms = 300"),
-    );
+    let OwnedSetup {
+        dir: _dir,
+        db,
+        config,
+    } = owned_setup(&[CLIENT_MAC], "ping_timeout_ms = 300");
     let lab = Lab::up();
     // The client's port first: a bridge takes the lowest MAC of its ports, so adding
     // one later could change br0's MAC under the server's ARP entry for the squatter.

@@ -374,19 +374,25 @@ enum Order {
 
 fn config_text(root: &std::path::Path, db: &std::path::Path) -> String {
     format!(
-        "[tftp]\nroot = {root:?}\n\
-         [dhcp]\n\
+        "[tftp]\nroot = {root:?}\n{}[dhcp.boot]\nfile = \"pxelinux.0\"\n",
+        burst_dhcp_section(db),
+        root = root.display().to_string(),
+    )
+}
+
+/// `[dhcp]` owning the burst's clients (vendor class `bh-load*`): leases in `db`,
+/// no address check, the pool [`POOL_FIRST`]..=[`POOL_LAST`].
+pub(crate) fn burst_dhcp_section(db: &std::path::Path) -> String {
+    format!(
+        "[dhcp]\n\
          enabled = true\n\
          lease_db = {db:?}\n\
          own_vendor_classes = [\"bh-load*\"]\n\
          ping_check = false\n\
-         [dhcp.boot]\n\
-         file = \"pxelinux.0\"\n\
          [[dhcp.pool]]\n\
          subnet = \"10.99.0.0/16\"\n\
          range = [\"{POOL_FIRST}\", \"{POOL_LAST}\"]\n\
          lease_secs = 3600\n",
-        root = root.display().to_string(),
         db = db.display().to_string(),
     )
 }
@@ -416,9 +422,28 @@ fn crash(server: Server) -> String {
     log
 }
 
+/// Asserts that every ACK in `events` is a bound record of that MAC in `leases`,
+/// the database as read `when` ("after SIGKILL"); `context` (such as the log)
+/// ends the failure message.
+pub(crate) fn assert_acks_on_disk(
+    events: &[Event],
+    leases: &[LeaseRow],
+    when: &str,
+    context: &str,
+) {
+    let acked = events.iter().filter(|e| e.kind == Kind::Ack).count();
+    let missing = missing_acks(events, leases);
+    assert!(
+        missing.is_empty(),
+        "{} of {acked} ACKed leases are not in the database {when}:\n{}{context}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
+
 /// Every ACK in `events` is a bound record of that MAC in `leases`; returns the
 /// problems.
-pub(crate) fn missing_acks(events: &[Event], leases: &[LeaseRow]) -> Vec<String> {
+fn missing_acks(events: &[Event], leases: &[LeaseRow]) -> Vec<String> {
     let by_ip: HashMap<Ipv4Addr, &LeaseRow> = leases.iter().map(|l| (l.ip, l)).collect();
     let acked: BTreeSet<([u8; 6], Ipv4Addr)> = events
         .iter()
@@ -513,12 +538,11 @@ fn acked_leases_survive_sigkill_and_no_address_goes_to_two_clients() {
     let t_read = Instant::now();
     let leases_at_crash = read_leases(&db);
     let read_ms = t_read.elapsed().as_millis();
-    let missing = missing_acks(&before_kill, &leases_at_crash);
-    assert!(
-        missing.is_empty(),
-        "{} of {acked_before} ACKed leases are not in the database after SIGKILL:\n{}\n--- bootherd (killed) ---\n{log1}",
-        missing.len(),
-        missing.join("\n")
+    assert_acks_on_disk(
+        &before_kill,
+        &leases_at_crash,
+        "after SIGKILL",
+        &format!("\n--- bootherd (killed) ---\n{log1}"),
     );
 
     // Restart on the same database while the burst goes on.
@@ -617,13 +641,7 @@ fn acked_leases_survive_sigkill_and_no_address_goes_to_two_clients() {
 
     // After the second SIGKILL: every ACK of both runs is on disk.
     let leases = read_leases(&db);
-    let missing = missing_acks(&all, &leases);
-    assert!(
-        missing.is_empty(),
-        "{} ACKed leases are not in the database after the second SIGKILL:\n{}",
-        missing.len(),
-        missing.join("\n")
-    );
+    assert_acks_on_disk(&all, &leases, "after the second SIGKILL", "");
     let bound = leases
         .iter()
         .filter(|l| l.state == "bound" && l.live)

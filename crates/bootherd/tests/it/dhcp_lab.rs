@@ -11,9 +11,10 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use nix::sched::{setns, CloneFlags};
+use tempfile::TempDir;
 
 use crate::support::{
-    dhcp_packets, parse_mac, run_bootherd, wait_until, Capture, Frame, Lab, Server,
+    dhcp_packets, parse_mac, run_bootherd, temp_dir, wait_until, Capture, Frame, Lab, Server,
 };
 
 /// bootherd's pool in the lab tests that share the LAN with dnsmasq.
@@ -38,6 +39,29 @@ pub fn write_tftp_config(dir: &Path, root: &Path, rest: &str) -> PathBuf {
         "bootherd.toml",
         &format!("[tftp]\nroot = {:?}\n{rest}", root.display().to_string()),
     )
+}
+
+/// A temporary directory holding an empty TFTP root (`root/`), the lease
+/// database's path (`leases.sqlite`) and `bootherd.toml`, whose DHCP server owns
+/// `macs` ([`owned_dhcp_section`] with `extra`). Removed on drop.
+pub struct OwnedSetup {
+    pub dir: TempDir,
+    pub db: PathBuf,
+    pub config: PathBuf,
+}
+
+/// [`OwnedSetup`] for `macs`, with `extra` lines in `[dhcp]`.
+pub fn owned_setup(macs: &[&str], extra: &str) -> OwnedSetup {
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let db = dir.path().join("leases.sqlite");
+    let config = write_tftp_config(
+        dir.path(),
+        &root,
+        &owned_dhcp_section(&db, macs, &[], extra),
+    );
+    OwnedSetup { dir, db, config }
 }
 
 /// A `[dhcp]` section owning `macs` (and `vendor_classes`), with bootherd's pool

@@ -21,10 +21,10 @@ use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::dhcp_lab::{lease_of, owned_dhcp_section, write_tftp_config};
+use crate::dhcp_lab::{lease_of, owned_setup, OwnedSetup};
 use crate::support::{
-    key_fields, need_lab, owned_discover, owned_request, read_lossy, temp_dir, Answer, DhcpClient,
-    Lab, Server, BROADCAST_67,
+    key_fields, need_lab, owned_discover, owned_request, read_lossy, Answer, DhcpClient, Lab,
+    Server, BROADCAST_67,
 };
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x5f, 0x00, 0x01];
@@ -184,15 +184,7 @@ fn the_lease_database_is_synced_before_the_offer_and_the_ack() {
     if !need_lab(test, &["strace"]) {
         return;
     }
-    let dir = temp_dir();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let db = dir.path().join("leases.sqlite");
-    let config = write_tftp_config(
-        dir.path(),
-        &root,
-        &owned_dhcp_section(&db, &[MAC_TEXT], &[], "ping_check = false"),
-    );
+    let OwnedSetup { dir, db, config } = owned_setup(&[MAC_TEXT], "ping_check = false");
     let trace = dir.path().join("strace.log");
     let trace_arg = trace.display().to_string();
     let lab = Lab::up();

@@ -12,7 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::dhcp_durability::{
-    mac_of, missing_acks, wait_for_acks, Burst, Event, Job, Kind, POOL_FIRST, POOL_LAST,
+    assert_acks_on_disk, burst_dhcp_section, mac_of, wait_for_acks, Burst, Event, Job, Kind,
 };
 use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config};
 use crate::support::{need_root, pseudo_random_bytes, temp_dir, write_file, Lab, SERVER_IP};
@@ -32,17 +32,9 @@ fn config_text(root: &std::path::Path, db: &std::path::Path) -> String {
          root = {root:?}\n\
          max_transfers_per_client = 64\n\
          retries = 100\n\
-         [dhcp]\n\
-         enabled = true\n\
-         lease_db = {db:?}\n\
-         own_vendor_classes = [\"bh-load*\"]\n\
-         ping_check = false\n\
-         [[dhcp.pool]]\n\
-         subnet = \"10.99.0.0/16\"\n\
-         range = [\"{POOL_FIRST}\", \"{POOL_LAST}\"]\n\
-         lease_secs = 3600\n",
+         {}",
+        burst_dhcp_section(db),
         root = root.display().to_string(),
-        db = db.display().to_string(),
     )
 }
 
@@ -158,13 +150,7 @@ fn sigterm_stops_within_the_grace_and_keeps_every_acked_lease() {
     let events = events.lock().unwrap().clone();
     let acked = events.iter().filter(|e| e.kind == Kind::Ack).count();
     let leases = read_leases(&db);
-    let missing = missing_acks(&events, &leases);
-    assert!(
-        missing.is_empty(),
-        "{} of {acked} ACKed leases are not in the database after SIGTERM:\n{}\nlog:\n{log}",
-        missing.len(),
-        missing.join("\n")
-    );
+    assert_acks_on_disk(&events, &leases, "after SIGTERM", &format!("\nlog:\n{log}"));
     eprintln!(
         "lifecycle: exit {took:?} after SIGTERM (grace {GRACE_MS} ms) with {ABANDONED} transfers and \
          {} DHCP clients in flight; {acked} ACKs, all on disk ({} records)",

@@ -38,4 +38,4 @@ pub use gates::{need_files, need_lab, need_lab_files, need_root, need_tools};
 pub use host_package::lock_host_package;
 pub use lab::{in_range, show_in_lab, Lab, LAB_SERVER_IP, SERVER_IP};
 pub use run::{run_bootherd, run_bounded, RunOutput, BOOTHERD};
-pub use server::{Server, CANARY_VALUE};
+pub use server::{Server, CANARY_VALUE, LOCAL_SERVE};

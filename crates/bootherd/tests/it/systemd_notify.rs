@@ -11,7 +11,7 @@
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,10 +22,11 @@ use nix::sys::ptrace;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
+use tempfile::TempDir;
 
 use crate::dhcp_lab::{in_netns, join};
 use crate::support::{
-    need_lab, run_bounded, temp_dir, wait_until, write_file, Lab, Server, BOOTHERD,
+    need_lab, run_bounded, temp_dir, wait_until, write_file, Lab, Server, BOOTHERD, LOCAL_SERVE,
 };
 
 /// The watchdog interval the tests ask for: bootherd pings every half second
@@ -106,6 +107,19 @@ impl Drop for Manager {
     }
 }
 
+/// What both lab tests start from: a temporary directory with a root holding
+/// `ipxe.efi` (so that the proxy has a boot file), the notify socket's path, a
+/// [`Manager`] listening on it, and a lab.
+fn setup() -> (TempDir, PathBuf, PathBuf, Manager, Lab) {
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    write_file(&root.join("ipxe.efi"), b"MZ");
+    let notify = dir.path().join("notify");
+    let manager = Manager::listen(&notify);
+    let lab = Lab::up();
+    (dir, root, notify, manager, lab)
+}
+
 /// `ip netns exec NS bootherd serve --root ROOT --proxy`, told where to notify.
 fn serve_command(ns: &str, root: &Path, notify: &Path) -> Command {
     let mut cmd = Command::new("ip");
@@ -135,12 +149,7 @@ fn ready_after_binding_and_the_watchdog_stops_while_a_dhcp_thread_is_wedged() {
     if !need_lab(test, &[]) {
         return;
     }
-    let dir = temp_dir();
-    let root = dir.path().join("root");
-    write_file(&root.join("ipxe.efi"), b"MZ");
-    let notify = dir.path().join("notify");
-    let manager = Manager::listen(&notify);
-    let lab = Lab::up();
+    let (_dir, root, notify, manager, lab) = setup();
     let mut server = Server::start(serve_command(&lab.srv(), &root, &notify));
     server.expect_log(&["proxy listening on"], Duration::from_secs(10), "no proxy");
     manager.expect("READY=1", 1, Duration::from_secs(10), "start");
@@ -227,12 +236,7 @@ fn no_ready_when_a_listener_cannot_be_bound() {
     if !need_lab("no_ready_when_a_listener_cannot_be_bound", &[]) {
         return;
     }
-    let dir = temp_dir();
-    let root = dir.path().join("root");
-    write_file(&root.join("ipxe.efi"), b"MZ");
-    let notify = dir.path().join("notify");
-    let manager = Manager::listen(&notify);
-    let lab = Lab::up();
+    let (_dir, root, notify, manager, lab) = setup();
     // Port 4011 is taken: bootherd binds HTTP, TFTP and 67, then fails.
     let taken = join(in_netns(&lab.srv(), || {
         std::net::UdpSocket::bind("0.0.0.0:4011").expect("bind 4011 in the lab")
@@ -268,14 +272,7 @@ fn stderr_that_is_the_journal_gets_priorities_and_no_timestamps() {
     let mut cmd = Command::new(BOOTHERD);
     cmd.args(["serve", "--config"])
         .arg(&config)
-        .args([
-            "--listen",
-            "127.0.0.1",
-            "--tftp-port",
-            "0",
-            "--http-port",
-            "0",
-        ])
+        .args(LOCAL_SERVE)
         .env("JOURNAL_STREAM", format!("{}:{}", stat.st_dev, stat.st_ino))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -352,14 +349,7 @@ fn stderr_that_is_not_the_journal_keeps_timestamps() {
     let mut cmd = Command::new(BOOTHERD);
     cmd.args(["serve", "--root"])
         .arg(dir.path())
-        .args([
-            "--listen",
-            "127.0.0.1",
-            "--tftp-port",
-            "0",
-            "--http-port",
-            "0",
-        ])
+        .args(LOCAL_SERVE)
         // A service's stderr sent elsewhere keeps the variable: it names
         // another file than stderr.
         .env("JOURNAL_STREAM", "1:1");

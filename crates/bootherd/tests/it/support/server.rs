@@ -30,7 +30,7 @@ pub struct Server {
 }
 
 /// `serve` flags for 127.0.0.1 with kernel-chosen ports.
-const LOCAL: [&str; 6] = [
+pub const LOCAL_SERVE: [&str; 6] = [
     "--listen",
     "127.0.0.1",
     "--tftp-port",
@@ -67,12 +67,12 @@ impl Server {
 
     /// Starts the server on 127.0.0.1 with kernel-chosen ports.
     pub fn start_local(root: &Path) -> Server {
-        Server::spawn(Server::serve(None, "--root", root, &LOCAL, None))
+        Server::spawn(Server::serve(None, "--root", root, &LOCAL_SERVE, None))
     }
 
     /// Starts the server on 127.0.0.1 with kernel-chosen ports and `config`.
     pub fn start_local_config(config: &Path) -> Server {
-        Server::spawn(Server::serve(None, "--config", config, &LOCAL, None))
+        Server::spawn(Server::serve(None, "--config", config, &LOCAL_SERVE, None))
     }
 
     /// The child's process id (to send it signals).
