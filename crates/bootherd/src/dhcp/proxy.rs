@@ -172,6 +172,17 @@ impl Proxy {
                 }
                 Arc::new(config)
             }
+            (Kind::Grub, _) => match &profile.shim {
+                // Only x64: Debian's signed shim and GRUB are x64.
+                Some(shim) => {
+                    let mut config = ProxyConfig::clone(&shared);
+                    let path = inventory.request_path(machine, Scope::Machine, shim);
+                    config.uefi_x64.clone_from(&path);
+                    config.http_x64 = path;
+                    Arc::new(config)
+                }
+                None => shared,
+            },
             (Kind::Efi, None) | (Kind::Rpi | Kind::Pxelinux, _) => shared,
         };
         (config, true)

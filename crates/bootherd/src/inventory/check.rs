@@ -105,6 +105,15 @@ impl Inventory {
                     if raw.mac.is_none() {
                         e.push("mac", format!("a {kind} machine needs its MAC"));
                     }
+                    if kind == Kind::Grub && raw.ip.is_none() {
+                        e.push(
+                            "ip",
+                            "a grub machine needs its ip: bootherd's DHCP server owns it (GRUB \
+                             2.06 cannot boot from a proxy answer) and answers GRUB's \
+                             <grub_prefix>/grub.cfg by the address asking"
+                                .into(),
+                        );
+                    }
                     if raw.serial.is_some() {
                         e.push("serial", "only Raspberry Pis are found by serial".into());
                     }
@@ -312,17 +321,41 @@ pub(super) fn check_profile(
     not_for(
         "initrd",
         raw.initrd.is_some(),
-        &[Rpi, Pxelinux, Ipxe],
+        &[Rpi, Pxelinux, Ipxe, Grub],
         &mut e,
     );
     not_for(
         "cmdline",
         raw.cmdline.is_some(),
-        &[Rpi, Pxelinux, Ipxe],
+        &[Rpi, Pxelinux, Ipxe, Grub],
         &mut e,
     );
-    not_for("root", raw.root.is_some(), &[Rpi, Pxelinux, Ipxe], &mut e);
-    if raw.kernel.is_none() && matches!(kind, Pxelinux | Ipxe) {
+    not_for(
+        "root",
+        raw.root.is_some(),
+        &[Rpi, Pxelinux, Ipxe, Grub],
+        &mut e,
+    );
+    not_for("shim", raw.shim.is_some(), &[Grub], &mut e);
+    not_for("grub", raw.grub.is_some(), &[Grub], &mut e);
+    not_for("grub_prefix", raw.grub_prefix.is_some(), &[Grub], &mut e);
+    if kind == Grub {
+        if raw.shim.is_none() {
+            e.push(
+                "shim",
+                "missing: the signed shim is the boot file a Secure Boot machine loads".into(),
+            );
+        }
+        if raw.grub_prefix.is_none() {
+            e.push(
+                "grub_prefix",
+                "missing: the prefix GRUB was built with, where it reads grub.cfg (Debian's \
+                 signed netboot GRUB: debian-installer/amd64/grub)"
+                    .into(),
+            );
+        }
+    }
+    if raw.kernel.is_none() && matches!(kind, Pxelinux | Ipxe | Grub) {
         e.push(
             "kernel",
             format!(
@@ -342,11 +375,23 @@ pub(super) fn check_profile(
         ("initrd", &raw.initrd),
         ("dtb", &raw.dtb),
         ("fdtdir", &raw.fdtdir),
+        ("shim", &raw.shim),
+        ("grub_prefix", &raw.grub_prefix),
     ] {
         if let Some(value) = value {
             if let Err(why) = check_file(value) {
                 e.push(key, why);
             }
+        }
+    }
+    if let Some(grub) = &raw.grub {
+        if grub.contains('/') {
+            e.push(
+                "grub",
+                format!("`{grub}`: a file name in the shim's folder, not a path"),
+            );
+        } else if let Err(why) = check_file(grub) {
+            e.push("grub", why);
         }
     }
     for (i, overlay) in raw.overlays.iter().enumerate() {
@@ -425,6 +470,12 @@ pub(super) fn check_profile(
         dir: raw.dir.clone(),
         folder,
         root,
+        shim: raw.shim.clone(),
+        grub: (kind == Grub).then(|| raw.grub.clone().unwrap_or_else(|| "grubx64.efi".into())),
+        grub_prefix: raw
+            .grub_prefix
+            .as_deref()
+            .map(|p| p.trim_matches('/').to_owned()),
     })
 }
 
@@ -434,6 +485,7 @@ pub(super) fn loader_file(kind: Kind) -> &'static str {
         Kind::Pxelinux => "pxelinux.cfg",
         Kind::Ipxe => "boot.ipxe",
         Kind::Efi => "nothing",
+        Kind::Grub => "grub.cfg",
     }
 }
 
