@@ -80,6 +80,14 @@ const UNSIGNED: Machine = Machine {
     profile: "unsigned",
 };
 
+/// Not owned (no `ip`): dnsmasq gives its address, bootherd's proxy its URL.
+const PROXY_HTTP: Machine = Machine {
+    name: "proxy-http",
+    mac: "52:54:00:5b:00:04",
+    ip: Ipv4Addr::UNSPECIFIED,
+    profile: "shim-via-proxy",
+};
+
 /// How long a guest may take to reach the kernel (TCG, three guests at once on
 /// a busy 2-core machine; about 35 s alone).
 const BOOT_LIMIT: Duration = Duration::from_secs(200);
@@ -132,10 +140,19 @@ fn build_tree(root: &Path, tag: &str) -> String {
          shim = \"ipxe.efi\"\n\
          grub_prefix = \"{FOLDER}/grub\"\n\
          kernel = \"{FOLDER}/linux\"\n\
-         {}{}{}",
+         [profiles.shim-via-proxy]\n\
+         kind = \"efi\"\n\
+         kernel = \"{FOLDER}/bootnetx64.efi\"\n\
+         {}{}{}\
+         [[machines]]\n\
+         name = \"{}\"\n\
+         mac = \"{}\"\n\
+         profile = \"shim-via-proxy\"\n",
         SB_PXE.entry(),
         SB_HTTP.entry(),
-        UNSIGNED.entry()
+        UNSIGNED.entry(),
+        PROXY_HTTP.name,
+        PROXY_HTTP.mac,
     )
 }
 
@@ -244,11 +261,14 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
     let config = write_tftp_config(
         dir.path(),
         &root,
-        &format!("{}\n{inventory}", owned_dhcp_section(&db, &[], &[], "")),
+        &format!(
+            "[proxy]\nenabled = true\n{}\n{inventory}",
+            owned_dhcp_section(&db, &[], &[], "")
+        ),
     );
     let lab = Lab::up();
-    // The LAN's server leaves the three UEFI machines to bootherd, as its
-    // administrator would.
+    // The LAN's server leaves the three owned UEFI machines to bootherd, as its
+    // administrator would; it gives proxy-http its address.
     let lan = Dnsmasq::lan(
         &lab,
         dir.path(),
@@ -261,13 +281,14 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
         start_guest(&lab, dir.path(), &SB_PXE, "tapsb0", false),
         start_guest(&lab, dir.path(), &SB_HTTP, "tapsb1", true),
         start_guest(&lab, dir.path(), &UNSIGNED, "tapsb2", false),
+        start_guest(&lab, dir.path(), &PROXY_HTTP, "tapsb3", true),
     ];
 
     // (a) The kernel runs, with Secure Boot on, and the generated command line.
     let cmdline = format!("bootherd.tag={tag}-{}", SB_PXE.name);
     let pxe = wait_all(
         &mut boots[0],
-        &["Secure boot enabled", &cmdline],
+        &["Secure boot enabled", &cmdline, "Freeing initrd memory"],
         BOOT_LIMIT,
     );
     let pxe_secs = boots[0].started.elapsed().as_secs_f64();
@@ -291,6 +312,12 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
     if let Err(why) = refused {
         fail(&format!("unsigned: {why}"), &server, &lan);
     }
+    // HTTP boot through the proxy: the shim runs and loads GRUB.
+    let proxied = wait_all(&mut boots[3], &["Welcome to GRUB!"], BOOT_LIMIT);
+    let proxied_secs = boots[3].started.elapsed().as_secs_f64();
+    boots[3].bg.stop(Duration::from_secs(3));
+    let proxied_console =
+        proxied.unwrap_or_else(|why| fail(&format!("proxy-http: {why}"), &server, &lan));
     drop(boots);
 
     let lines = |console: &str, words: &[&str]| {
@@ -303,7 +330,10 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
     };
     eprintln!(
         "sb-pxe: kernel with Secure Boot after {pxe_secs:.1} s:\n  {}",
-        lines(&pxe_console, &["Secure boot", "Command line:", "BdsDxe"])
+        lines(
+            &pxe_console,
+            &["Secure boot", "Command line:", "BdsDxe", "initrd memory"]
+        )
     );
     eprintln!(
         "sb-http: GRUB prompt after {http_secs:.1} s:\n  {}",
@@ -341,13 +371,15 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
     let shim = format!("{FOLDER}/bootnetx64.efi");
     let grub = format!("{FOLDER}/grubx64.efi");
     // PXE: shim and GRUB over TFTP from the machine's folder, then GRUB's config
-    // by its address, the kernel and initrd by the generated config's paths.
+    // by its address, the kernel by the generated config's path. (The initrd
+    // is proven by the kernel's "Freeing initrd memory": GRUB starts the kernel
+    // right after its last block, and its last ACK may never leave the NIC, so
+    // bootherd does not always log it as sent.)
     for file in [
         SB_PXE.path(&shim),
         SB_PXE.path(&grub),
         format!("/{FOLDER}/grub/grub.cfg"),
         format!("/{}", SB_PXE.path(&format!("{FOLDER}/linux"))),
-        format!("/{}", SB_PXE.path(&format!("{FOLDER}/bh-initrd.cpio"))),
     ] {
         let sent = server.log_lines_with(&[
             "tftp: sent",
@@ -423,6 +455,63 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
             .collect::<Vec<_>>()
             .join(" | ")
     );
+
+    // UEFI HTTP boot through the proxy: the address from dnsmasq, the URL from
+    // bootherd, shim and GRUB over HTTP.
+    eprintln!(
+        "proxy-http: GRUB after {proxied_secs:.1} s:\n  {}",
+        lines(&proxied_console, &["URI:", "Station IP", "GRUB"])
+    );
+    let proxied_ip = lan.lease_of(PROXY_HTTP.mac);
+    assert!(
+        matches!(proxied_ip, Some(ip) if in_range(ip, LAN_RANGE)),
+        "proxy-http has no dnsmasq lease: {proxied_ip:?}\n{}",
+        lan.leases_text()
+    );
+    let proxied_ip = proxied_ip.unwrap();
+    let uri = format!(
+        "URI: http://10.99.0.1/{}",
+        PROXY_HTTP.path(&format!("{FOLDER}/bootnetx64.efi"))
+    );
+    assert!(
+        proxied_console.contains(&format!("Station IP address is {proxied_ip}"))
+            && proxied_console.contains(&uri),
+        "proxy-http did not HTTP boot from bootherd's URI with dnsmasq's address:\n{}",
+        tail(&proxied_console, 4000)
+    );
+    for path in [
+        format!("/{}", PROXY_HTTP.path(&shim)),
+        format!("/{}", PROXY_HTTP.path(&format!("{FOLDER}//grubx64.efi"))),
+    ] {
+        let got = server.log_lines_with(&[
+            "http: request",
+            &format!("peer={proxied_ip}:"),
+            "method=GET",
+            &format!("path=\"{path}\""),
+            "status=200",
+        ]);
+        if got.is_empty() {
+            fail(
+                &format!("proxy-http: bootherd did not send {path}"),
+                &server,
+                &lan,
+            );
+        }
+    }
+    if server
+        .log_lines_with(&[
+            "proxy: offer",
+            &format!("mac={}", PROXY_HTTP.mac),
+            "UEFI HTTP boot",
+        ])
+        .is_empty()
+    {
+        fail(
+            "proxy-http: bootherd's proxy logged no answer to it",
+            &server,
+            &lan,
+        );
+    }
 
     // (d) A foreign client: its lease from dnsmasq, not one packet from bootherd.
     let mut from_server =
