@@ -21,7 +21,7 @@
 //! Then a foreign client (busybox udhcpc) gets its lease from dnsmasq and no
 //! packet from bootherd.
 //!
-//! What these parts do here (PROTOCOLS.md §9 has the details and sources):
+//! What these parts do here (PROTOCOLS.md section 7 has the details and sources):
 //! - The Secure Boot OVMF build needs SMM (`-machine q35,smm=on` and
 //!   `-global driver=cfi.pflash01,property=secure,value=on`) and 1 GiB.
 //! - OVMF honours `-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n` (and
@@ -423,7 +423,7 @@ fn secure_boot_shim_grub_signed_kernel_over_pxe_and_http_and_unsigned_refused() 
         .collect();
     assert!(
         after_grub.is_empty(),
-        "GRUB after HTTP boot asked bootherd for more: update PROTOCOLS.md section 9 and this test:\n{}",
+        "GRUB after HTTP boot asked bootherd for more: update PROTOCOLS.md section 7 and this test:\n{}",
         after_grub.join("\n")
     );
 
