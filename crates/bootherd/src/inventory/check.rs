@@ -152,6 +152,9 @@ impl Inventory {
                 if extra.chars().any(|c| c.is_control() && !c.is_whitespace()) {
                     e.push("extra_args", "control character".into());
                 }
+                if kind == Some(Kind::Grub) {
+                    check_grub_words("extra_args", extra, &mut e);
+                }
             }
 
             let Some(profile_at) = profile else { continue };
@@ -445,6 +448,9 @@ pub(super) fn check_profile(
         e.push("cmdline", "control character".into());
     }
     check_placeholders("cmdline", &cmdline, &mut e);
+    if kind == Grub {
+        check_grub_words("cmdline", &cmdline, &mut e);
+    }
     let config_txt = raw.config_txt.as_ref().map(|text| {
         let mut text = text.clone();
         if !text.ends_with('\n') {
@@ -596,6 +602,28 @@ pub(super) fn check_root(root: &RootConfig, e: &mut ScopedErrors<'_>) -> Option<
                 options: options.clone(),
             }))
         }
+    }
+}
+
+/// GRUB's script parser gives these a meaning on a `linux` line (variables,
+/// quoting, escapes, command separators, blocks); a grub machine's command line
+/// must not contain them, since bootherd writes it into grub.cfg as it is.
+const GRUB_SPECIAL: &[char] = &['$', '\'', '"', '\\', ';', '|', '&', '<', '>', '{', '}'];
+
+/// `text` as GRUB will see it: a profile's `cmdline` has its placeholders filled
+/// in first (checked apart), a machine's `extra_args` is taken literally.
+fn check_grub_words(key: &str, text: &str, e: &mut ScopedErrors<'_>) {
+    let filled = match key {
+        "cmdline" => substitute(text, |_| Ok(String::new())).unwrap_or_default(),
+        _ => text.to_owned(),
+    };
+    if let Some(c) = filled.chars().find(|c| GRUB_SPECIAL.contains(c)) {
+        e.push(
+            key,
+            format!(
+                "`{c}` has a meaning in GRUB's grub.cfg, where this command line goes as it is"
+            ),
+        );
     }
 }
 

@@ -814,3 +814,50 @@ fn grub_profile_errors() {
     let inv = parse(&format!("[profiles.p]\n{ok}{machine}ip = \"10.0.0.9\"\n")).unwrap();
     assert_eq!(inv.profiles()[0].grub.as_deref(), Some("grubx64.efi"));
 }
+
+#[test]
+fn grub_command_lines_refuse_what_grub_would_interpret() {
+    let profile = |cmdline: &str| {
+        format!(
+            "[profiles.p]\nkind = \"grub\"\nshim = \"s.efi\"\ngrub_prefix = \"g\"\n\
+             kernel = \"k\"\ncmdline = {cmdline:?}\n"
+        )
+    };
+    let machine = |extra: &str| {
+        format!(
+            "[[machines]]\nname = \"a\"\nmac = \"02:00:00:00:00:01\"\nip = \"10.0.0.9\"\n\
+             profile = \"p\"\nextra_args = {extra:?}\n"
+        )
+    };
+    // Placeholders are fine; what they become is a name, a MAC or a serial.
+    let inv = parse(&format!(
+        "{}{}",
+        profile("console=ttyS0,115200n8 hostname={name}"),
+        machine("quiet")
+    ))
+    .unwrap();
+    assert_eq!(
+        inv.machines()[0].args.full(),
+        "console=ttyS0,115200n8 hostname=a quiet"
+    );
+    for bad in ["a=$x", "a='b c'", "a=\"b\"", "x;reboot", "{{x}}"] {
+        assert_error(
+            &format!("{}{}", profile(bad), machine("quiet")),
+            "profile p: cmdline: `",
+        );
+    }
+    assert_error(
+        &format!("{}{}", profile("ro"), machine("init=/bin/sh;x")),
+        "machine a: extra_args: `;` has a meaning in GRUB's grub.cfg",
+    );
+    assert_error(
+        &format!("{}{}", profile("ro"), machine("x={name}")),
+        "machine a: extra_args: `{` has a meaning in GRUB's grub.cfg",
+    );
+    // Other kinds keep their command lines as they were.
+    parse(
+        "[profiles.p]\nkind = \"ipxe\"\nkernel = \"k\"\ncmdline = \"a=$x\"\n\
+         [[machines]]\nname = \"a\"\nmac = \"02:00:00:00:00:01\"\nprofile = \"p\"\n",
+    )
+    .unwrap();
+}
