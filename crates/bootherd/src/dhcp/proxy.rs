@@ -139,8 +139,9 @@ impl Proxy {
     /// What the answer to `client` depends on besides the packet: the boot files
     /// (the configured ones, with the inventory's per-machine answers in place for a
     /// machine it lists: an iPXE machine gets its own script, an EFI machine its own
-    /// binary) and whether the inventory lists it. The configuration is shared, not
-    /// copied, unless the inventory overrides it for this machine.
+    /// binary, a grub machine its shim, though GRUB cannot go on from a proxy
+    /// answer) and whether the inventory lists it. The configuration is shared,
+    /// not copied, unless the inventory overrides it for this machine.
     pub(super) fn view_for(&self, client: &Client) -> (Arc<ProxyConfig>, bool) {
         let shared = self.config.load_full();
         let Some(tree) = self.http.as_ref().or(self.tftp.as_ref()) else {

@@ -121,8 +121,10 @@ impl Inventory {
     /// `normal (memdisk)/grub.cfg` sources `$prefix/grub.cfg`; PROTOCOLS.md), so
     /// bootherd answers it by the address asking, which its DHCP server reserved.
     pub fn grub_cfg_by_address(&self, path: &str, ip: Ipv4Addr) -> Option<&Machine> {
-        let prefix = path.strip_suffix("grub.cfg")?;
-        let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+        let prefix = match path.strip_suffix("grub.cfg")? {
+            "" => "",
+            folder => folder.strip_suffix('/')?,
+        };
         self.machines.iter().find(|m| {
             m.ip == Some(ip) && {
                 let profile = self.profile_of(m);
@@ -133,7 +135,7 @@ impl Inventory {
 
     /// The path a machine's firmware asks for to get `path`: for [`Scope::Machine`]
     /// the machine's main prefix (rpi `<serial>/` else `<mac-dashes>/`; pxelinux
-    /// `<folder>/<mac-hex>/`; ipxe and efi `m/<mac-dashes>/`) then `path`.
+    /// `<folder>/<mac-hex>/`; ipxe, efi and grub `m/<mac-dashes>/`) then `path`.
     /// [`Inventory::locate`] maps the result back to `machine` and `path`.
     pub fn request_path(&self, machine: &Machine, scope: Scope, path: &str) -> String {
         match scope {

@@ -770,6 +770,11 @@ fn grub_machines_files_and_lookups() {
     );
     assert_eq!(by("grub/grub.cfg", [10, 0, 0, 70]), None);
     assert_eq!(
+        by("debian-installer/amd64/grubgrub.cfg", [10, 0, 0, 70]),
+        None
+    );
+    assert_eq!(by("grub.cfg", [10, 0, 0, 70]), None);
+    assert_eq!(
         by(
             "debian-installer/amd64/grub/x86_64-efi/grub.cfg",
             [10, 0, 0, 70]
