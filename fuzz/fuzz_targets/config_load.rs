@@ -21,6 +21,6 @@ fuzz_target!(|data: &[u8]| {
     // directory; the verdict does not matter here, only that there is one.
     let _ = config.validate(origin);
     if let Ok(inventory) = config.inventory(origin) {
-        let _ = server_config(&config.dhcp, &inventory);
+        let _ = server_config(&config.dhcp, &inventory, None);
     }
 });

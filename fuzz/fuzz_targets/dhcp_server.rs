@@ -70,11 +70,13 @@ fn config(probe_new_addresses: bool) -> ServerConfig {
                 mac: mac(6),
                 ip: lan(12),
                 hostname: Some("inside".into()),
+                boot: None,
             },
             Reservation {
                 mac: mac(7),
                 ip: lan(200),
                 hostname: None,
+                boot: None,
             },
         ],
         owned: Ownership {

@@ -16,6 +16,11 @@
 //!   `/m/<mac-dashes>/boot.ipxe`); it fetches the kernel and initrd from the same
 //!   `/m/<mac-dashes>/` over HTTP, or over TFTP when HTTP is off.
 //! - efi: nothing; the firmware loads the profile's EFI binary itself.
+//! - grub: `<grub_prefix>/grub.cfg-01-<mac-dashes>` ([`Scope::Root`]), the first
+//!   name GRUB's network boot probes; it names the kernel and initrd by absolute
+//!   paths under `/m/<mac-dashes>/` on the server GRUB was loaded from. The same
+//!   text answers `<grub_prefix>/grub.cfg` asked from the machine's `ip`
+//!   ([`crate::inventory::Inventory::grub_cfg_by_address`]).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -28,17 +33,19 @@ use serde::Serialize;
 use crate::inventory::{pxelinux_overlay_file, Kind, Machine, Profile, Scope};
 
 /// The built-in templates: file name and text.
-pub const BUILTIN_TEMPLATES: [(&str, &str); 4] = [
+pub const BUILTIN_TEMPLATES: [(&str, &str); 5] = [
     (CMDLINE_TXT, include_str!("../templates/cmdline.txt.j2")),
     (CONFIG_TXT, include_str!("../templates/config.txt.j2")),
     (PXELINUX_CFG, include_str!("../templates/pxelinux.cfg.j2")),
     (BOOT_IPXE, include_str!("../templates/boot.ipxe.j2")),
+    (GRUB_CFG, include_str!("../templates/grub.cfg.j2")),
 ];
 
 const CMDLINE_TXT: &str = "cmdline.txt.j2";
 const CONFIG_TXT: &str = "config.txt.j2";
 const PXELINUX_CFG: &str = "pxelinux.cfg.j2";
 const BOOT_IPXE: &str = "boot.ipxe.j2";
+const GRUB_CFG: &str = "grub.cfg.j2";
 
 /// What the templates need to know about the serving side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,6 +257,15 @@ fn plan(machine: &Machine, profile: &Profile) -> Vec<(Scope, String, &'static st
         }
         Kind::Ipxe => out.push((Scope::Machine, "boot.ipxe".to_owned(), BOOT_IPXE)),
         Kind::Efi => {}
+        Kind::Grub => {
+            if let (Some(mac), Some(prefix)) = (machine.mac, &profile.grub_prefix) {
+                let path = match prefix.as_str() {
+                    "" => format!("grub.cfg-01-{}", mac.dashes()),
+                    prefix => format!("{prefix}/grub.cfg-01-{}", mac.dashes()),
+                };
+                out.push((Scope::Root, path, GRUB_CFG));
+            }
+        }
     }
     out
 }
@@ -285,7 +301,8 @@ struct TemplateContext<'a> {
     server: String,
     http_base: Option<String>,
     /// Where the boot loader finds this machine's files: `rock64/dca6320136c2`
-    /// (pxelinux), `http://10.0.0.1/m/dc-a6-32-01-36-c2` (ipxe), empty (rpi, efi).
+    /// (pxelinux), `http://10.0.0.1/m/dc-a6-32-01-36-c2` (ipxe),
+    /// `/m/dc-a6-32-01-36-c2` (grub), empty (rpi, efi).
     base: String,
     /// The profile's files as the boot loader names them (`base` + `/` + name).
     files: Files,
@@ -320,6 +337,7 @@ impl<'a> TemplateContext<'a> {
                     .unwrap_or_else(|| format!("tftp://{}", ctx.server)),
                 mac_dashes.as_deref().unwrap_or_default()
             ),
+            Kind::Grub => format!("/m/{}", mac_dashes.as_deref().unwrap_or_default()),
             Kind::Rpi | Kind::Efi => String::new(),
         };
         let at = |name: &str| {
@@ -518,6 +536,13 @@ mod tests {
         );
         assert_eq!(files("office-pc"), [(M, s("boot.ipxe"))]);
         assert_eq!(files("lab-efi"), []);
+        assert_eq!(
+            files("desk-sb"),
+            [(
+                R,
+                s("debian-installer/amd64/grub/grub.cfg-01-52-54-00-5b-00-01")
+            )]
+        );
 
         // Every generated file is found again through the path a client asks for.
         for machine in inv.machines() {

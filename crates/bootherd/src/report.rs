@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::inventory::{expected_files, Inventory, Machine};
+use crate::inventory::{expected_files, Inventory, Kind, Machine};
 use crate::render::GeneratedFile;
 use crate::tree::BootTree;
 use crate::validate::Checked;
@@ -91,11 +91,28 @@ pub fn check(config: &Config, tree: &BootTree) -> CheckReport {
                     let path = inventory.request_path(machine, f.scope, &f.path);
                     let _ = writeln!(report.text, "  generated  {path}");
                 }
+                if let (Kind::Grub, Some(prefix), Some(ip)) =
+                    (profile.kind, &profile.grub_prefix, machine.ip)
+                {
+                    let _ = writeln!(
+                        report.text,
+                        "  generated  {prefix}/grub.cfg (the same, when asked from {ip}: \
+                         Debian's signed GRUB reads only this name)"
+                    );
+                }
             }
             Err(err) => {
                 report.problems += 1;
                 let _ = writeln!(report.text, "  ERROR      templates: {err}");
             }
+        }
+        if profile.kind == Kind::Grub && !config.dhcp.enabled {
+            report.problems += 1;
+            let _ = writeln!(
+                report.text,
+                "  ERROR      [dhcp] is off: GRUB takes its server only from the DHCP ACK, \
+                 so a grub machine needs bootherd's DHCP server (PROTOCOLS.md section 7)"
+            );
         }
         for file in expected_files(machine, profile) {
             let path = inventory.request_path(machine, file.scope, &file.path);

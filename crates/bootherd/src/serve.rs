@@ -149,7 +149,7 @@ pub async fn run(
             )?));
         }
         if config.dhcp.enabled {
-            let opened = DhcpServer::open(&config.dhcp, &inventory).await?;
+            let opened = DhcpServer::open(&config.dhcp, &inventory, http_port).await?;
             services.spawn(opened.clone().precheck_loop());
             server = Some(opened);
         }

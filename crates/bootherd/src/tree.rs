@@ -127,11 +127,45 @@ impl BootTree {
     }
 }
 
+impl BootTree {
+    /// `<grub_prefix>/grub.cfg` asked from a grub machine's own address: its
+    /// generated configuration (see [`Inventory::grub_cfg_by_address`]).
+    fn open_grub_cfg_by_address(
+        &self,
+        client: &ClientInfo,
+        path: &str,
+    ) -> Option<Result<OpenFile, VfsError>> {
+        let IpAddr::V4(ip) = client.addr.ip() else {
+            return None;
+        };
+        let machine = self.inventory.grub_cfg_by_address(path, ip)?;
+        let profile = self.inventory.profile_of(machine);
+        let local = match client.local.ip() {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
+        let ctx = self.context(local);
+        let files = match self.renderer.files(machine, profile, &ctx) {
+            Ok(files) => files,
+            Err(err) => {
+                warn!(machine = %machine.name, path, %err, "tree: template failed");
+                let err = std::io::Error::other(format!("template failed: {err}"));
+                return Some(Err(VfsError::Io(err)));
+            }
+        };
+        let file = files.into_iter().find(|f| f.scope == Scope::Root)?;
+        Some(Ok(OpenFile::memory(file.content.into_bytes())))
+    }
+}
+
 impl FileSource for BootTree {
     fn open(&self, client: &ClientInfo, path: &str) -> Result<OpenFile, VfsError> {
         match self.inventory.locate(path) {
             Some(at) => self.open_located(client, path, &at),
-            None => self.root.open(client, path),
+            None => match self.open_grub_cfg_by_address(client, path) {
+                Some(found) => found,
+                None => self.root.open(client, path),
+            },
         }
     }
 }

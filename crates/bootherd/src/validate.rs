@@ -132,7 +132,11 @@ fn checked(config: Config, origin: &Path) -> Result<Checked, ConfigError> {
     }
     let dhcp = match config.dhcp.enabled {
         true => {
-            let server = crate::dhcp::server::server_config(&config.dhcp, &inventory)
+            // The configured port, for HTTP boot URLs: the bound one differs only
+            // for port 0, which gets no URL.
+            let http_port =
+                (config.http.enabled && config.http.port != 0).then_some(config.http.port);
+            let server = crate::dhcp::server::server_config(&config.dhcp, &inventory, http_port)
                 .map_err(|r| invalid(origin, &r.key, r.message))?;
             check_lease_db(&config.dhcp.lease_db)
                 .map_err(|m| invalid(origin, "dhcp.lease_db", m))?;

@@ -98,6 +98,24 @@ pub struct Reservation {
     pub ip: Ipv4Addr,
     /// Option 12, when set.
     pub hostname: Option<String>,
+    /// This machine's own boot file, in place of [`ServerConfig::boot`]'s
+    /// `file` and option 67 (a Secure Boot machine gets its shim).
+    pub boot: Option<ReservedBoot>,
+}
+
+/// A reserved machine's own boot file: a TFTP path for PXE clients and,
+/// for UEFI HTTP boot clients (option 60 starting `HTTPClient`), a path on
+/// the server's HTTP port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedBoot {
+    /// The `file` field and option 67 for a PXE client.
+    pub tftp_file: String,
+    /// For an HTTP boot client: the HTTP port and the path (no leading
+    /// slash); the reply's `file` is then
+    /// `http://<server identifier>[:port]/<path>` and it carries option 60
+    /// `HTTPClient` (UEFI 2.10 section 24.7.2). `None`: HTTP boot clients get
+    /// `tftp_file` like the others.
+    pub http: Option<(u16, String)>,
 }
 
 /// The clients this server answers. A MAC with a [`Reservation`] is owned
@@ -237,6 +255,8 @@ pub enum Field {
     ReservationMac(usize),
     /// `reservations[i].hostname`.
     ReservationHostname(usize),
+    /// `reservations[i].boot`.
+    ReservationBoot(usize),
     /// `owned.vendor_classes[i]`.
     VendorClass(usize),
     /// `boot.file`.
@@ -328,6 +348,14 @@ impl ServerConfig {
             if let Some(hostname) = &reservation.hostname {
                 option_length("host name", hostname)
                     .map_err(|e| (Field::ReservationHostname(at), e))?;
+            }
+            if let Some(boot) = &reservation.boot {
+                if DhcpPacket::default().set_file(&boot.tftp_file).is_err() {
+                    return Err((
+                        Field::ReservationBoot(at),
+                        ConfigError::BadFile(boot.tftp_file.clone()),
+                    ));
+                }
             }
         }
         if let Some(at) = self.owned.vendor_classes.iter().position(String::is_empty) {

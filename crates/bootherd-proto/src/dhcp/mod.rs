@@ -98,6 +98,7 @@
 //! Lease times in replies are always the pool's; option 51 in requests is
 //! not honoured. Reply contents and destinations are in [`reply`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -110,8 +111,8 @@ mod lease;
 pub mod reply;
 
 pub use config::{
-    glob_match, owns, BootOptions, ConfigError, Field, Ownership, Pool, Reservation, ServerConfig,
-    Subnet,
+    glob_match, owns, BootOptions, ConfigError, Field, Ownership, Pool, Reservation, ReservedBoot,
+    ServerConfig, Subnet,
 };
 pub use lease::{Lease, LeaseChange, LeaseState, Leases};
 pub use reply::reply_destination;
@@ -466,11 +467,35 @@ impl<'a> Server<'a> {
     }
 
     fn params(&self, pool: &'a Pool) -> Params<'a> {
+        let reservation = self.reservation(pool);
+        let server = self.arrival.local;
+        let http_client = self
+            .request
+            .vendor_class()
+            .is_some_and(|class| class.starts_with("HTTPClient"));
+        let (boot, http_client) = match reservation.and_then(|r| r.boot.as_ref()) {
+            None => (Cow::Borrowed(&self.config.boot), false),
+            Some(own) => {
+                let file = match (&own.http, http_client) {
+                    (Some((80, path)), true) => format!("http://{server}/{path}"),
+                    (Some((port, path)), true) => format!("http://{server}:{port}/{path}"),
+                    _ => own.tftp_file.clone(),
+                };
+                let boot = BootOptions {
+                    file: Some(file.clone()),
+                    bootfile: Some(file),
+                    pxelinux_config: None,
+                    ..self.config.boot.clone()
+                };
+                (Cow::Owned(boot), http_client && own.http.is_some())
+            }
+        };
         Params {
-            server: self.arrival.local,
+            server,
             pool,
-            boot: &self.config.boot,
-            hostname: self.reservation(pool).and_then(|r| r.hostname.as_deref()),
+            boot,
+            http_client,
+            hostname: reservation.and_then(|r| r.hostname.as_deref()),
         }
     }
 

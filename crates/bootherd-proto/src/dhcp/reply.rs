@@ -12,9 +12,12 @@
 //! option 55 asks for: U-Boot reads 1, 3, 6, 12 and 67 from any reply but
 //! asks only for what its build enables (UB `net/bootp.c`), and `pxe get`
 //! uses 209 (PROTOCOLS.md section 3); a client skips what it does not use;
-//! last, option 61 echoed when the request had it (RFC 6842). A NAK carries
-//! 53, 54, 56 (why, as text) and 61 only.
+//! then 60 `HTTPClient` when a reserved machine's HTTP boot client gets a
+//! URL ([`super::config::ReservedBoot`]); last, option 61 echoed when the
+//! request had it (RFC 6842). A NAK carries 53, 54, 56 (why, as text) and 61
+//! only.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::config::{BootOptions, Pool};
@@ -43,7 +46,10 @@ pub(super) struct Params<'a> {
     /// The pool of the client's subnet.
     pub pool: &'a Pool,
     /// Boot server and file names.
-    pub boot: &'a BootOptions,
+    pub boot: Cow<'a, BootOptions>,
+    /// A UEFI HTTP boot client given a URL: the reply carries option 60
+    /// `HTTPClient`, without which the firmware ignores it.
+    pub http_client: bool,
     /// The reserved host name, if any.
     pub hostname: Option<&'a str>,
 }
@@ -121,7 +127,7 @@ fn fill(
     lease: bool,
 ) {
     let pool = params.pool;
-    let boot = params.boot;
+    let boot = &*params.boot;
     reply.siaddr = boot.siaddr.unwrap_or(params.server);
     if let Some(file) = &boot.file {
         // Checked to fit by ServerConfig::check; an unchecked name that does
@@ -160,6 +166,9 @@ fn fill(
         if let Some(value) = value {
             reply.set_option(code, value.as_bytes());
         }
+    }
+    if params.http_client {
+        reply.set_option(code::VENDOR_CLASS, *b"HTTPClient");
     }
     echo_client_id(reply, request);
 }

@@ -55,6 +55,7 @@ fn config_with_range(first: u8, last: u8) -> ServerConfig {
             mac: RESERVED,
             ip: ip(50),
             hostname: Some("rock64-1".into()),
+            boot: None,
         }],
         owned: Ownership {
             macs: vec![LISTED],
@@ -716,6 +717,7 @@ fn a_reservation_held_by_an_older_lease_waits_for_it() {
         mac: RESERVED,
         ip: ip(50),
         hostname: None,
+        boot: None,
     });
     let reason = shell.silent(&discover(RESERVED));
     assert_eq!(
@@ -864,6 +866,87 @@ fn siaddr_can_name_another_boot_server() {
     assert_eq!(offer.option(opt::PXELINUX_CONFIG), None);
     let (ack, _) = shell.reply(&select(A, SERVER, offer.yiaddr));
     assert_eq!(ack.siaddr, ip(20));
+}
+
+#[test]
+fn a_reservation_with_its_own_boot_file_gets_it_and_http_boot_gets_a_url() {
+    let shim = "m/02-00-00-00-00-4e/bootnetx64.efi";
+    let mut with_http = config();
+    with_http.reservations[0].boot = Some(ReservedBoot {
+        tftp_file: shim.into(),
+        http: Some((8080, shim.into())),
+    });
+    let mut shell = Shell::new(with_http.clone());
+    // A PXE client (here any vendor class but HTTPClient): the TFTP path, in the
+    // file field and option 67, no option 209 and no option 60.
+    let (offer, _) = shell.reply(&discover(RESERVED));
+    assert_eq!(offer.yiaddr, ip(50));
+    assert_eq!(offer.file_name(), shim);
+    assert_eq!(
+        offer.option(code::BOOTFILE_NAME).as_deref(),
+        Some(shim.as_bytes())
+    );
+    assert_eq!(offer.option(opt::PXELINUX_CONFIG), None);
+    assert_eq!(offer.option(code::VENDOR_CLASS), None);
+    assert_eq!(offer.siaddr, SERVER);
+    let (ack, _) = shell.reply(&select(RESERVED, SERVER, ip(50)));
+    assert_eq!(ack.file_name(), shim);
+    // Others keep the shared boot file.
+    let (other, _) = shell.reply(&discover(A));
+    assert_boot_fields(&other);
+
+    // A UEFI HTTP boot client: the URL on the server identifier, and option 60.
+    let http_discover = |kind, xid| {
+        let mut p = packet(RESERVED, kind, xid);
+        p.set_option(code::VENDOR_CLASS, *b"HTTPClient:Arch:00016:UNDI:003001");
+        p
+    };
+    let mut shell = Shell::new(with_http);
+    let (offer, _) = shell.reply(&http_discover(MessageType::Discover, 7));
+    let url = format!("http://{SERVER}:8080/{shim}");
+    assert_eq!(offer.file_name(), url);
+    assert_eq!(
+        offer.option(code::BOOTFILE_NAME).as_deref(),
+        Some(url.as_bytes())
+    );
+    assert_eq!(
+        offer.option(code::VENDOR_CLASS).as_deref(),
+        Some(&b"HTTPClient"[..])
+    );
+    let mut request = http_discover(MessageType::Request, 7);
+    request.set_option(code::SERVER_ID, SERVER.octets());
+    request.set_option(code::REQUESTED_IP, ip(50).octets());
+    let (ack, _) = shell.reply(&request);
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    assert_eq!(ack.file_name(), url);
+
+    // Port 80 is left out of the URL; without an HTTP path an HTTP boot
+    // client gets the TFTP path and no option 60.
+    let mut port80 = config();
+    port80.reservations[0].boot = Some(ReservedBoot {
+        tftp_file: shim.into(),
+        http: Some((80, shim.into())),
+    });
+    let (offer, _) = Shell::new(port80).reply(&http_discover(MessageType::Discover, 8));
+    assert_eq!(offer.file_name(), format!("http://{SERVER}/{shim}"));
+    let mut tftp_only = config();
+    tftp_only.reservations[0].boot = Some(ReservedBoot {
+        tftp_file: shim.into(),
+        http: None,
+    });
+    let (offer, _) = Shell::new(tftp_only.clone()).reply(&http_discover(MessageType::Discover, 9));
+    assert_eq!(offer.file_name(), shim);
+    assert_eq!(offer.option(code::VENDOR_CLASS), None);
+
+    // A boot file that does not fit the file field is refused at load.
+    tftp_only.reservations[0].boot = Some(ReservedBoot {
+        tftp_file: "x".repeat(200),
+        http: None,
+    });
+    assert!(matches!(
+        tftp_only.check_fields(),
+        Err((Field::ReservationBoot(0), ConfigError::BadFile(_)))
+    ));
 }
 
 #[test]
@@ -1659,11 +1742,13 @@ fn random_clients_never_share_an_address() {
                 mac: macs[0],
                 ip: host(12),
                 hostname: None,
+                boot: None,
             },
             Reservation {
                 mac: macs[1],
                 ip: host(200),
                 hostname: Some("outside-range".into()),
+                boot: None,
             },
         ],
         owned: Ownership {

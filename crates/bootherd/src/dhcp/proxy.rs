@@ -139,8 +139,9 @@ impl Proxy {
     /// What the answer to `client` depends on besides the packet: the boot files
     /// (the configured ones, with the inventory's per-machine answers in place for a
     /// machine it lists: an iPXE machine gets its own script, an EFI machine its own
-    /// binary) and whether the inventory lists it. The configuration is shared, not
-    /// copied, unless the inventory overrides it for this machine.
+    /// binary, a grub machine its shim, though GRUB cannot go on from a proxy
+    /// answer) and whether the inventory lists it. The configuration is shared,
+    /// not copied, unless the inventory overrides it for this machine.
     pub(super) fn view_for(&self, client: &Client) -> (Arc<ProxyConfig>, bool) {
         let shared = self.config.load_full();
         let Some(tree) = self.http.as_ref().or(self.tftp.as_ref()) else {
@@ -172,6 +173,17 @@ impl Proxy {
                 }
                 Arc::new(config)
             }
+            (Kind::Grub, _) => match &profile.shim {
+                // Only x64: Debian's signed shim and GRUB are x64.
+                Some(shim) => {
+                    let mut config = ProxyConfig::clone(&shared);
+                    let path = inventory.request_path(machine, Scope::Machine, shim);
+                    config.uefi_x64.clone_from(&path);
+                    config.http_x64 = path;
+                    Arc::new(config)
+                }
+                None => shared,
+            },
             (Kind::Efi, None) | (Kind::Rpi | Kind::Pxelinux, _) => shared,
         };
         (config, true)

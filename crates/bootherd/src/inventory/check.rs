@@ -105,6 +105,15 @@ impl Inventory {
                     if raw.mac.is_none() {
                         e.push("mac", format!("a {kind} machine needs its MAC"));
                     }
+                    if kind == Kind::Grub && raw.ip.is_none() {
+                        e.push(
+                            "ip",
+                            "a grub machine needs its ip: bootherd's DHCP server owns it (GRUB \
+                             2.06 cannot boot from a proxy answer) and answers GRUB's \
+                             <grub_prefix>/grub.cfg by the address asking"
+                                .into(),
+                        );
+                    }
                     if raw.serial.is_some() {
                         e.push("serial", "only Raspberry Pis are found by serial".into());
                     }
@@ -142,6 +151,9 @@ impl Inventory {
             if let Some(extra) = &raw.extra_args {
                 if extra.chars().any(|c| c.is_control() && !c.is_whitespace()) {
                     e.push("extra_args", "control character".into());
+                }
+                if kind == Some(Kind::Grub) {
+                    check_grub_words("extra_args", extra, &mut e);
                 }
             }
 
@@ -312,17 +324,41 @@ pub(super) fn check_profile(
     not_for(
         "initrd",
         raw.initrd.is_some(),
-        &[Rpi, Pxelinux, Ipxe],
+        &[Rpi, Pxelinux, Ipxe, Grub],
         &mut e,
     );
     not_for(
         "cmdline",
         raw.cmdline.is_some(),
-        &[Rpi, Pxelinux, Ipxe],
+        &[Rpi, Pxelinux, Ipxe, Grub],
         &mut e,
     );
-    not_for("root", raw.root.is_some(), &[Rpi, Pxelinux, Ipxe], &mut e);
-    if raw.kernel.is_none() && matches!(kind, Pxelinux | Ipxe) {
+    not_for(
+        "root",
+        raw.root.is_some(),
+        &[Rpi, Pxelinux, Ipxe, Grub],
+        &mut e,
+    );
+    not_for("shim", raw.shim.is_some(), &[Grub], &mut e);
+    not_for("grub", raw.grub.is_some(), &[Grub], &mut e);
+    not_for("grub_prefix", raw.grub_prefix.is_some(), &[Grub], &mut e);
+    if kind == Grub {
+        if raw.shim.is_none() {
+            e.push(
+                "shim",
+                "missing: the signed shim is the boot file a Secure Boot machine loads".into(),
+            );
+        }
+        if raw.grub_prefix.is_none() {
+            e.push(
+                "grub_prefix",
+                "missing: the prefix GRUB was built with, where it reads grub.cfg (Debian's \
+                 signed netboot GRUB: debian-installer/amd64/grub)"
+                    .into(),
+            );
+        }
+    }
+    if raw.kernel.is_none() && matches!(kind, Pxelinux | Ipxe | Grub) {
         e.push(
             "kernel",
             format!(
@@ -342,11 +378,23 @@ pub(super) fn check_profile(
         ("initrd", &raw.initrd),
         ("dtb", &raw.dtb),
         ("fdtdir", &raw.fdtdir),
+        ("shim", &raw.shim),
+        ("grub_prefix", &raw.grub_prefix),
     ] {
         if let Some(value) = value {
             if let Err(why) = check_file(value) {
                 e.push(key, why);
             }
+        }
+    }
+    if let Some(grub) = &raw.grub {
+        if grub.contains('/') {
+            e.push(
+                "grub",
+                format!("`{grub}`: a file name in the shim's folder, not a path"),
+            );
+        } else if let Err(why) = check_file(grub) {
+            e.push("grub", why);
         }
     }
     for (i, overlay) in raw.overlays.iter().enumerate() {
@@ -400,6 +448,9 @@ pub(super) fn check_profile(
         e.push("cmdline", "control character".into());
     }
     check_placeholders("cmdline", &cmdline, &mut e);
+    if kind == Grub {
+        check_grub_words("cmdline", &cmdline, &mut e);
+    }
     let config_txt = raw.config_txt.as_ref().map(|text| {
         let mut text = text.clone();
         if !text.ends_with('\n') {
@@ -425,6 +476,12 @@ pub(super) fn check_profile(
         dir: raw.dir.clone(),
         folder,
         root,
+        shim: raw.shim.clone(),
+        grub: (kind == Grub).then(|| raw.grub.clone().unwrap_or_else(|| "grubx64.efi".into())),
+        grub_prefix: raw
+            .grub_prefix
+            .as_deref()
+            .map(|p| p.trim_matches('/').to_owned()),
     })
 }
 
@@ -434,6 +491,7 @@ pub(super) fn loader_file(kind: Kind) -> &'static str {
         Kind::Pxelinux => "pxelinux.cfg",
         Kind::Ipxe => "boot.ipxe",
         Kind::Efi => "nothing",
+        Kind::Grub => "grub.cfg",
     }
 }
 
@@ -544,6 +602,28 @@ pub(super) fn check_root(root: &RootConfig, e: &mut ScopedErrors<'_>) -> Option<
                 options: options.clone(),
             }))
         }
+    }
+}
+
+/// GRUB's script parser gives these a meaning on a `linux` line (variables,
+/// quoting, escapes, command separators, blocks); a grub machine's command line
+/// must not contain them, since bootherd writes it into grub.cfg as it is.
+const GRUB_SPECIAL: &[char] = &['$', '\'', '"', '\\', ';', '|', '&', '<', '>', '{', '}'];
+
+/// `text` as GRUB will see it: a profile's `cmdline` has its placeholders filled
+/// in first (checked apart), a machine's `extra_args` is taken literally.
+fn check_grub_words(key: &str, text: &str, e: &mut ScopedErrors<'_>) {
+    let filled = match key {
+        "cmdline" => substitute(text, |_| Ok(String::new())).unwrap_or_default(),
+        _ => text.to_owned(),
+    };
+    if let Some(c) = filled.chars().find(|c| GRUB_SPECIAL.contains(c)) {
+        e.push(
+            key,
+            format!(
+                "`{c}` has a meaning in GRUB's grub.cfg, where this command line goes as it is"
+            ),
+        );
     }
 }
 

@@ -19,6 +19,9 @@ pub enum Kind {
     Ipxe,
     /// UEFI firmware loading an EFI binary (`kernel`) directly: nothing generated.
     Efi,
+    /// UEFI with Secure Boot: the signed shim, which loads the signed GRUB, which
+    /// reads `<grub_prefix>/grub.cfg-01-<mac>` (generated) and boots the kernel.
+    Grub,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
             Kind::Pxelinux => "pxelinux",
             Kind::Ipxe => "ipxe",
             Kind::Efi => "efi",
+            Kind::Grub => "grub",
         }
     }
 }
@@ -46,7 +50,7 @@ pub use bootherd_proto::client::RpiModel;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
-    /// `rpi`, `pxelinux`, `ipxe` or `efi`.
+    /// `rpi`, `pxelinux`, `ipxe`, `efi` or `grub`.
     pub kind: Kind,
     /// rpi only: `pi3`, `pi4` (default) or `pi5`.
     #[serde(default)]
@@ -83,6 +87,18 @@ pub struct ProfileConfig {
     /// The root filesystem: iSCSI or NFS; absent means the command line says it.
     #[serde(default)]
     pub root: Option<RootConfig>,
+    /// grub only: the signed shim, the boot file the firmware loads (a path in the
+    /// machine's namespace, like `kernel`).
+    #[serde(default)]
+    pub shim: Option<String>,
+    /// grub only: the signed GRUB the shim loads from its own folder, default
+    /// `grubx64.efi` (the name is shim's choice; this only tells `bootherd check`).
+    #[serde(default)]
+    pub grub: Option<String>,
+    /// grub only: the prefix the GRUB image was built with, where it reads its
+    /// configuration (Debian's signed netboot GRUB: `debian-installer/amd64/grub`).
+    #[serde(default)]
+    pub grub_prefix: Option<String>,
 }
 
 /// `root = { type = "iscsi", ... }` or `root = { type = "nfs", ... }`.

@@ -32,7 +32,30 @@ pub fn expected_files(machine: &Machine, profile: &Profile) -> Vec<RequiredFile>
             pxelinux_overlay_file,
         ),
         Kind::Efi => (format!("of profile {p}"), pxelinux_overlay_file),
+        Kind::Grub => (
+            "named in the generated grub.cfg".into(),
+            pxelinux_overlay_file,
+        ),
     };
+    if let (Some(shim), Some(grub)) = (&profile.shim, &profile.grub) {
+        add(
+            M,
+            shim,
+            format!("the signed shim of profile {p}, the boot file the firmware loads"),
+            true,
+        );
+        let folder = shim.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let grub_path = match folder {
+            "" => grub.clone(),
+            dir => format!("{dir}/{grub}"),
+        };
+        add(
+            M,
+            &grub_path,
+            "the signed GRUB; shim loads it from its own folder".into(),
+            true,
+        );
+    }
     if let Some(model) = profile.model {
         for file in files_for(model) {
             let scope = match file.place {

@@ -1,6 +1,8 @@
 //! Lookups: a machine by MAC, serial or name, and which machine a request path
 //! belongs to (`locate`), the lookup every TFTP and HTTP request goes through.
 
+use std::net::Ipv4Addr;
+
 use super::*;
 
 impl Inventory {
@@ -63,7 +65,8 @@ impl Inventory {
     /// - `<serial>/…`, `<mac-dashes>/…`, `<mac-hex>/…`: that machine, [`Scope::Machine`];
     /// - `<folder>/<mac-hex>/…` for a pxelinux machine whose profile's folder it is;
     /// - `m/<mac>/…` (any MAC form), the iPXE and HTTP namespace;
-    /// - `pxelinux.cfg/01-<mac-dashes>` of a pxelinux machine, [`Scope::Root`].
+    /// - `pxelinux.cfg/01-<mac-dashes>` of a pxelinux machine, [`Scope::Root`];
+    /// - `<grub_prefix>/grub.cfg-01-<mac-dashes>` of a grub machine, [`Scope::Root`].
     ///
     /// Anything else is not a machine's path (`None`): serve it from the root.
     pub fn locate<'a>(&'a self, path: &'a str) -> Option<Located<'a>> {
@@ -73,6 +76,9 @@ impl Inventory {
             scope,
             path,
         };
+        if let Some(at) = self.locate_grub_cfg(path) {
+            return Some(located(at, Scope::Root, path));
+        }
         let (first, rest) = path.split_once('/')?;
         if first == "pxelinux.cfg" {
             let mac = Mac::parse(rest.strip_prefix("01-")?)?;
@@ -97,9 +103,39 @@ impl Inventory {
         (profile.folder.as_deref() == Some(first)).then(|| located(machine, Scope::Machine, rest))
     }
 
+    /// The grub machine whose generated `<grub_prefix>/grub.cfg-01-<mac-dashes>`
+    /// `path` is.
+    fn locate_grub_cfg(&self, path: &str) -> Option<&Machine> {
+        let (prefix, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let mac = Mac::parse(name.strip_prefix("grub.cfg-01-")?)?;
+        let machine = self.by_mac(&mac.0)?;
+        let profile = self.profile_of(machine);
+        (profile.kind == Kind::Grub
+            && profile.grub_prefix.as_deref() == Some(prefix)
+            && name == format!("grub.cfg-01-{}", mac.dashes()))
+        .then_some(machine)
+    }
+
+    /// The grub machine with address `ip` when `path` is `<grub_prefix>/grub.cfg` of
+    /// its profile: Debian's signed netboot GRUB reads only that name (its built-in
+    /// `normal (memdisk)/grub.cfg` sources `$prefix/grub.cfg`; PROTOCOLS.md), so
+    /// bootherd answers it by the address asking, which its DHCP server reserved.
+    pub fn grub_cfg_by_address(&self, path: &str, ip: Ipv4Addr) -> Option<&Machine> {
+        let prefix = match path.strip_suffix("grub.cfg")? {
+            "" => "",
+            folder => folder.strip_suffix('/')?,
+        };
+        self.machines.iter().find(|m| {
+            m.ip == Some(ip) && {
+                let profile = self.profile_of(m);
+                profile.kind == Kind::Grub && profile.grub_prefix.as_deref() == Some(prefix)
+            }
+        })
+    }
+
     /// The path a machine's firmware asks for to get `path`: for [`Scope::Machine`]
     /// the machine's main prefix (rpi `<serial>/` else `<mac-dashes>/`; pxelinux
-    /// `<folder>/<mac-hex>/`; ipxe and efi `m/<mac-dashes>/`) then `path`.
+    /// `<folder>/<mac-hex>/`; ipxe, efi and grub `m/<mac-dashes>/`) then `path`.
     /// [`Inventory::locate`] maps the result back to `machine` and `path`.
     pub fn request_path(&self, machine: &Machine, scope: Scope, path: &str) -> String {
         match scope {
@@ -119,7 +155,7 @@ impl Inventory {
                 profile.folder.as_deref().unwrap_or(&profile.name),
                 machine.mac.map(|m| m.hex()).unwrap_or_default()
             ),
-            Kind::Ipxe | Kind::Efi => format!("m/{mac}"),
+            Kind::Ipxe | Kind::Efi | Kind::Grub => format!("m/{mac}"),
         }
     }
 }

@@ -52,6 +52,12 @@ pub struct Profile {
     pub folder: Option<String>,
     /// The root filesystem, placeholders not filled in.
     pub root: Option<Root>,
+    /// grub: the signed shim (the boot file), in the machine's namespace.
+    pub shim: Option<String>,
+    /// grub: the signed GRUB's file name, in the shim's folder.
+    pub grub: Option<String>,
+    /// grub: GRUB's prefix from the root of the tree, without slashes at either end.
+    pub grub_prefix: Option<String>,
 }
 
 /// A checked root filesystem.

@@ -95,7 +95,7 @@ fn serial_forms() {
 #[test]
 fn fixture_lookups() {
     let inv = fixture();
-    assert_eq!(inv.machines().len(), 7);
+    assert_eq!(inv.machines().len(), 8);
     let kitchen = inv.by_name("kitchen-pi").unwrap();
     assert_eq!(
         inv.by_mac(&[0xdc, 0xa6, 0x32, 0x01, 0x36, 0xc2])
@@ -506,7 +506,7 @@ fn profile_errors() {
         ),
         (
             "kind = \"efi\"\nkernel = \"grubx64.efi\"\ncmdline = \"quiet\"",
-            "profile p: cmdline: only rpi, pxelinux and ipxe profiles use it, this one is efi",
+            "profile p: cmdline: only rpi, pxelinux, ipxe and grub profiles use it, this one is efi",
         ),
         (
             "kind = \"pxelinux\"\nkernel = \"Image\"\ndtb = \"a.dtb\"\nfdtdir = \"dtbs\"",
@@ -704,4 +704,165 @@ fn expected_files_per_kind() {
         "{}",
         files[2].why
     );
+}
+
+#[test]
+fn grub_machines_files_and_lookups() {
+    use Scope::{Machine as M, Root as R};
+    let s = |x: &str| x.to_owned();
+    let inv = fixture();
+    assert_eq!(
+        expected(&inv, "desk-sb"),
+        [
+            (M, s("debian-installer/amd64/bootnetx64.efi"), true),
+            (M, s("debian-installer/amd64/grubx64.efi"), true),
+            (M, s("debian-installer/amd64/linux"), true),
+            (M, s("debian-installer/amd64/initrd.gz"), true),
+        ]
+    );
+    let m = inv.by_name("desk-sb").unwrap();
+    assert_eq!(inv.namespace(m), "m/52-54-00-5b-00-01");
+    // The generated file, by the name GRUB's probe asks first.
+    let at = |path: &'static str| {
+        inv.locate(path)
+            .map(|l| (l.machine.name.as_str(), l.scope, l.path))
+    };
+    assert_eq!(
+        at("debian-installer/amd64/grub/grub.cfg-01-52-54-00-5b-00-01"),
+        Some((
+            "desk-sb",
+            R,
+            "debian-installer/amd64/grub/grub.cfg-01-52-54-00-5b-00-01"
+        ))
+    );
+    assert_eq!(
+        at("m/52-54-00-5b-00-01/debian-installer/amd64/linux"),
+        Some(("desk-sb", M, "debian-installer/amd64/linux"))
+    );
+    for path in [
+        // Another prefix, a MAC form GRUB does not write, another machine's MAC,
+        // a machine that is not grub's.
+        "grub/grub.cfg-01-52-54-00-5b-00-01",
+        "debian-installer/amd64/grub/grub.cfg-01-52:54:00:5b:00:01",
+        "debian-installer/amd64/grub/grub.cfg-01-52-54-00-5b-00-02",
+        "debian-installer/amd64/grub/grub.cfg-01-52-54-00-12-34-56",
+        "debian-installer/amd64/grub/grub.cfg",
+    ] {
+        assert_eq!(at(path), None, "{path}");
+    }
+    // `<prefix>/grub.cfg` by the asking address: only the machine's own ip.
+    let by = |path, ip: [u8; 4]| {
+        inv.grub_cfg_by_address(path, Ipv4Addr::from(ip))
+            .map(|m| m.name.as_str())
+    };
+    assert_eq!(
+        by("debian-installer/amd64/grub/grub.cfg", [10, 0, 0, 70]),
+        Some("desk-sb")
+    );
+    assert_eq!(
+        by("debian-installer/amd64/grub/grub.cfg", [10, 0, 0, 71]),
+        None
+    );
+    // office-pc has an ip but is not a grub machine.
+    assert_eq!(
+        by("debian-installer/amd64/grub/grub.cfg", [10, 0, 0, 60]),
+        None
+    );
+    assert_eq!(by("grub/grub.cfg", [10, 0, 0, 70]), None);
+    assert_eq!(
+        by("debian-installer/amd64/grubgrub.cfg", [10, 0, 0, 70]),
+        None
+    );
+    assert_eq!(by("grub.cfg", [10, 0, 0, 70]), None);
+    assert_eq!(
+        by(
+            "debian-installer/amd64/grub/x86_64-efi/grub.cfg",
+            [10, 0, 0, 70]
+        ),
+        None
+    );
+}
+
+#[test]
+fn grub_profile_errors() {
+    let machine = "[[machines]]\nname = \"a\"\nmac = \"02:00:00:00:00:01\"\nprofile = \"p\"\n";
+    let errors = errors(&format!("[profiles.p]\nkind = \"grub\"\n{machine}"));
+    assert_eq!(
+        errors,
+        [
+            "profile p: shim: missing: the signed shim is the boot file a Secure Boot machine loads",
+            "profile p: grub_prefix: missing: the prefix GRUB was built with, where it reads \
+             grub.cfg (Debian's signed netboot GRUB: debian-installer/amd64/grub)",
+            "profile p: kernel: missing: the generated grub.cfg names the kernel",
+        ]
+    );
+    let ok = "kind = \"grub\"\nshim = \"s.efi\"\ngrub_prefix = \"g\"\nkernel = \"k\"\n";
+    assert_error(
+        &format!("[profiles.p]\n{ok}{machine}"),
+        "machine a: ip: a grub machine needs its ip: bootherd's DHCP server owns it \
+         (GRUB 2.06 cannot boot from a proxy answer) and answers GRUB's \
+         <grub_prefix>/grub.cfg by the address asking",
+    );
+    assert_error(
+        &format!("[profiles.p]\n{ok}grub = \"x/grubx64.efi\"\n{machine}ip = \"10.0.0.9\"\n"),
+        "profile p: grub: `x/grubx64.efi`: a file name in the shim's folder, not a path",
+    );
+    assert_error(
+        &format!("[profiles.p]\n{ok}\n[profiles.q]\nkind = \"efi\"\nshim = \"s.efi\"\n{machine}"),
+        "profile q: shim: only grub profiles use it, this one is efi",
+    );
+    assert_error(
+        &format!("[profiles.p]\nkind = \"grub\"\nshim = \"../s.efi\"\ngrub_prefix = \"g\"\nkernel = \"k\"\n{machine}"),
+        "profile p: shim: `../s.efi`",
+    );
+    // Complete: parses, the default GRUB name is grubx64.efi.
+    let inv = parse(&format!("[profiles.p]\n{ok}{machine}ip = \"10.0.0.9\"\n")).unwrap();
+    assert_eq!(inv.profiles()[0].grub.as_deref(), Some("grubx64.efi"));
+}
+
+#[test]
+fn grub_command_lines_refuse_what_grub_would_interpret() {
+    let profile = |cmdline: &str| {
+        format!(
+            "[profiles.p]\nkind = \"grub\"\nshim = \"s.efi\"\ngrub_prefix = \"g\"\n\
+             kernel = \"k\"\ncmdline = {cmdline:?}\n"
+        )
+    };
+    let machine = |extra: &str| {
+        format!(
+            "[[machines]]\nname = \"a\"\nmac = \"02:00:00:00:00:01\"\nip = \"10.0.0.9\"\n\
+             profile = \"p\"\nextra_args = {extra:?}\n"
+        )
+    };
+    // Placeholders are fine; what they become is a name, a MAC or a serial.
+    let inv = parse(&format!(
+        "{}{}",
+        profile("console=ttyS0,115200n8 hostname={name}"),
+        machine("quiet")
+    ))
+    .unwrap();
+    assert_eq!(
+        inv.machines()[0].args.full(),
+        "console=ttyS0,115200n8 hostname=a quiet"
+    );
+    for bad in ["a=$x", "a='b c'", "a=\"b\"", "x;reboot", "{{x}}"] {
+        assert_error(
+            &format!("{}{}", profile(bad), machine("quiet")),
+            "profile p: cmdline: `",
+        );
+    }
+    assert_error(
+        &format!("{}{}", profile("ro"), machine("init=/bin/sh;x")),
+        "machine a: extra_args: `;` has a meaning in GRUB's grub.cfg",
+    );
+    assert_error(
+        &format!("{}{}", profile("ro"), machine("x={name}")),
+        "machine a: extra_args: `{` has a meaning in GRUB's grub.cfg",
+    );
+    // Other kinds keep their command lines as they were.
+    parse(
+        "[profiles.p]\nkind = \"ipxe\"\nkernel = \"k\"\ncmdline = \"a=$x\"\n\
+         [[machines]]\nname = \"a\"\nmac = \"02:00:00:00:00:01\"\nprofile = \"p\"\n",
+    )
+    .unwrap();
 }

@@ -79,7 +79,12 @@ fn make_tree(dir: &Path) -> std::path::PathBuf {
 
 /// Fetches a small file (< 512 bytes) by TFTP with an option-less RRQ.
 fn tftp_get(server: SocketAddr, name: &str) -> Result<Vec<u8>, String> {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tftp_get_from("127.0.0.1", server, name)
+}
+
+/// [`tftp_get`] from a loopback address of the caller's choice (any of 127/8).
+fn tftp_get_from(from: &str, server: SocketAddr, name: &str) -> Result<Vec<u8>, String> {
+    let socket = UdpSocket::bind((from, 0)).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -370,9 +375,15 @@ fn docs_examples_are_what_bootherd_generates() {
     let out = run_bootherd(["check", "--config", config.to_str().unwrap()]);
     // The tree is empty, so check reports missing files, but the file itself is valid.
     assert!(out.stdout.contains("MISSING"), "{}", out.describe());
-    assert!(quoted.len() >= 6, "too few quoted files: {quoted:?}");
+    assert!(quoted.len() >= 7, "too few quoted files: {quoted:?}");
     let mut shown = String::new();
-    for machine in ["garage-pi3", "kitchen-pi", "rock64-a", "office-pc"] {
+    for machine in [
+        "garage-pi3",
+        "kitchen-pi",
+        "rock64-a",
+        "office-pc",
+        "desk-sb",
+    ] {
         let out = run_bootherd([
             "show",
             "--config",
@@ -426,4 +437,123 @@ fn readme_config_example_is_valid() {
         "{}",
         out.describe()
     );
+}
+
+/// A Secure Boot (`grub`) machine: `check` lists its shim, GRUB, kernel and
+/// initrd and the `<prefix>/grub.cfg` answered by its address, names each missing
+/// piece, and fails when bootherd's DHCP server is off.
+#[test]
+fn check_names_a_secure_boot_machines_shim_grub_and_kernel() {
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    for file in ["bootnetx64.efi", "grubx64.efi", "linux", "initrd.gz"] {
+        write_file(&root.join("di").join(file), file.as_bytes());
+    }
+    let config = dir.path().join("bootherd.toml");
+    let text = |dhcp: bool| {
+        format!(
+            "[tftp]\nroot = {root:?}\n\
+             [dhcp]\nenabled = {dhcp}\nlease_db = {db:?}\n\
+             [[dhcp.pool]]\nsubnet = \"10.0.0.0/24\"\nrange = [\"10.0.0.200\", \"10.0.0.220\"]\n\
+             [profiles.sb]\nkind = \"grub\"\nshim = \"di/bootnetx64.efi\"\n\
+             grub_prefix = \"di/grub\"\nkernel = \"di/linux\"\ninitrd = \"di/initrd.gz\"\n\
+             [[machines]]\nname = \"desk\"\nmac = \"52:54:00:5b:00:01\"\nip = \"10.0.0.70\"\n\
+             profile = \"sb\"\n",
+            root = root.display().to_string(),
+            db = dir.path().join("leases.sqlite").display().to_string(),
+        )
+    };
+    write_file(&config, text(true).as_bytes());
+    let check = || run_bootherd(["check", "--config", config.to_str().unwrap()]);
+    let out = check();
+    assert!(out.success(), "{}", out.describe());
+    for line in [
+        "generated  di/grub/grub.cfg-01-52-54-00-5b-00-01",
+        "generated  di/grub/grub.cfg (the same, when asked from 10.0.0.70",
+        "found      m/52-54-00-5b-00-01/di/bootnetx64.efi (the signed shim",
+        "found      m/52-54-00-5b-00-01/di/grubx64.efi (the signed GRUB",
+        "found      m/52-54-00-5b-00-01/di/linux (kernel",
+        "found      m/52-54-00-5b-00-01/di/initrd.gz (initramfs",
+    ] {
+        assert!(
+            out.stdout.contains(line),
+            "{line:?} not in:\n{}",
+            out.stdout
+        );
+    }
+    for file in ["bootnetx64.efi", "grubx64.efi", "linux"] {
+        std::fs::remove_file(root.join("di").join(file)).unwrap();
+    }
+    let out = check();
+    assert!(!out.success(), "{}", out.describe());
+    for line in [
+        "MISSING    m/52-54-00-5b-00-01/di/bootnetx64.efi",
+        "MISSING    m/52-54-00-5b-00-01/di/grubx64.efi",
+        "MISSING    m/52-54-00-5b-00-01/di/linux",
+        "3 problem(s)",
+    ] {
+        assert!(
+            out.stdout.contains(line),
+            "{line:?} not in:\n{}",
+            out.stdout
+        );
+    }
+    write_file(&config, text(false).as_bytes());
+    let out = check();
+    assert!(!out.success(), "{}", out.describe());
+    assert!(
+        out.stdout.contains("ERROR      [dhcp] is off") && out.stdout.contains("4 problem(s)"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `<grub_prefix>/grub.cfg` is the machine's generated file when asked from its
+/// `ip`, and the tree's own file when asked from any other address; the MAC-named
+/// file is the same text from anywhere.
+#[test]
+fn grub_cfg_is_answered_by_the_asking_address() {
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    write_file(&root.join("di/grub/grub.cfg"), b"the tree's own grub.cfg");
+    let config = dir.path().join("bootherd.toml");
+    write_file(
+        &config,
+        format!(
+            "[tftp]\nroot = {:?}\n\
+             [profiles.sb]\nkind = \"grub\"\nshim = \"di/bootnetx64.efi\"\n\
+             grub_prefix = \"di/grub\"\nkernel = \"di/linux\"\ncmdline = \"quiet\"\n\
+             [[machines]]\nname = \"desk\"\nmac = \"52:54:00:5b:00:01\"\n\
+             ip = \"127.0.0.70\"\nprofile = \"sb\"\n",
+            root.display().to_string()
+        )
+        .as_bytes(),
+    );
+    let server = Server::start_local_config(&config);
+    let tftp = server.tftp_addr();
+    let by_mac = tftp_get(tftp, "di/grub/grub.cfg-01-52-54-00-5b-00-01").unwrap();
+    let by_mac = String::from_utf8(by_mac).unwrap();
+    assert!(
+        by_mac.contains("linux /m/52-54-00-5b-00-01/di/linux quiet"),
+        "{by_mac}"
+    );
+    assert_eq!(
+        tftp_get_from("127.0.0.70", tftp, "di/grub/grub.cfg").unwrap(),
+        by_mac.as_bytes()
+    );
+    // GRUB asks with a leading slash.
+    assert_eq!(
+        tftp_get_from("127.0.0.70", tftp, "/di/grub/grub.cfg").unwrap(),
+        by_mac.as_bytes()
+    );
+    assert_eq!(
+        tftp_get_from("127.0.0.71", tftp, "di/grub/grub.cfg").unwrap(),
+        b"the tree's own grub.cfg"
+    );
+    assert_eq!(
+        tftp_get(tftp, "di/grub/grub.cfg").unwrap(),
+        b"the tree's own grub.cfg"
+    );
+    // Another prefix is not the machine's.
+    assert!(tftp_get_from("127.0.0.70", tftp, "grub/grub.cfg").is_err());
 }

@@ -29,6 +29,7 @@ mod proxy_qemu;
 mod pxe_lab;
 mod refusals;
 mod rpi3_delay;
+mod secure_boot;
 mod support;
 mod syscall_filter;
 mod systemd_notify;

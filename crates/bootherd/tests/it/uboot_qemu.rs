@@ -297,7 +297,7 @@ pub(crate) fn retrieved_files(output: &str) -> Vec<(String, Option<u64>)> {
 }
 
 /// A `newc` cpio archive (an initramfs Linux unpacks without compression).
-fn newc_cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn newc_cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
     fn pad4(out: &mut Vec<u8>) {
         while !out.len().is_multiple_of(4) {
             out.push(0);

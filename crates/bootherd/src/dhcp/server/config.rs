@@ -5,11 +5,11 @@ use std::net::Ipv4Addr;
 
 use bootherd_proto::client::parse_mac;
 use bootherd_proto::dhcp::{
-    BootOptions, Field, Ownership, Pool, Reservation, ServerConfig, Subnet,
+    BootOptions, Field, Ownership, Pool, Reservation, ReservedBoot, ServerConfig, Subnet,
 };
 
 use crate::config::DhcpConfig;
-use crate::inventory::{Inventory, Kind};
+use crate::inventory::{Inventory, Kind, Scope};
 
 pub(super) fn parse_subnet(text: &str) -> Option<Subnet> {
     let (net, len) = text.split_once('/')?;
@@ -37,11 +37,17 @@ pub(super) fn refused(key: impl Into<String>, message: impl Into<String>) -> Ref
 }
 
 /// Turns the `[dhcp]` section and the inventory into the core's configuration,
-/// checked. A pxelinux (U-Boot) machine with an `ip` becomes a reservation, which
-/// also makes bootherd its DHCP server; other kinds boot through the proxy, so their
-/// `ip` is left to the LAN's server. `inventory` must come from the same file's
-/// `machines`, in order: a refusal names `machines[i]` by that order.
-pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerConfig, Refused> {
+/// checked. A pxelinux (U-Boot) or grub (Secure Boot) machine with an `ip` becomes
+/// a reservation, which also makes bootherd its DHCP server; a grub machine's
+/// reservation carries its own boot file, the shim (over HTTP at `http_port` for a
+/// UEFI HTTP boot client, when HTTP is on). Other kinds boot through the proxy, so
+/// their `ip` is left to the LAN's server. `inventory` must come from the same
+/// file's `machines`, in order: a refusal names `machines[i]` by that order.
+pub fn server_config(
+    cfg: &DhcpConfig,
+    inventory: &Inventory,
+    http_port: Option<u16>,
+) -> Result<ServerConfig, Refused> {
     let mut pools = Vec::new();
     for (i, p) in cfg.pools.iter().enumerate() {
         let subnet = parse_subnet(&p.subnet).ok_or_else(|| {
@@ -81,6 +87,7 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
             mac,
             ip: r.ip,
             hostname: r.hostname.clone(),
+            boot: None,
         });
     }
     // The index in `machines` of each reservation made from a machine.
@@ -89,9 +96,18 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
         let (Some(ip), Some(mac)) = (machine.ip, machine.mac) else {
             continue;
         };
-        if inventory.profile_of(machine).kind != Kind::Pxelinux {
-            continue;
-        }
+        let profile = inventory.profile_of(machine);
+        let boot = match (profile.kind, &profile.shim) {
+            (Kind::Pxelinux, _) => None,
+            (Kind::Grub, Some(shim)) => {
+                let path = inventory.request_path(machine, Scope::Machine, shim);
+                Some(ReservedBoot {
+                    tftp_file: path.clone(),
+                    http: http_port.map(|port| (port, path)),
+                })
+            }
+            _ => continue,
+        };
         let mac = mac.octets();
         if let Some(r) = reservations.iter().position(|r: &Reservation| r.mac == mac) {
             return Err(refused(
@@ -108,6 +124,7 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
             mac,
             ip,
             hostname: Some(machine.name.clone()),
+            boot,
         });
     }
     let mut macs = Vec::new();
@@ -151,6 +168,7 @@ pub fn server_config(cfg: &DhcpConfig, inventory: &Inventory) -> Result<ServerCo
             Field::ReservationIp(i) => reservation(i, "ip", "ip"),
             Field::ReservationMac(i) => reservation(i, "mac", "mac"),
             Field::ReservationHostname(i) => reservation(i, "hostname", "name"),
+            Field::ReservationBoot(i) => reservation(i, "boot", "profile"),
             Field::VendorClass(i) => format!("dhcp.own_vendor_classes[{i}]"),
             Field::File | Field::Bootfile => "dhcp.boot.file".into(),
             Field::TftpServerName => "dhcp.boot.tftp_server_name".into(),

@@ -80,8 +80,13 @@ pub(super) fn unix_now() -> u64 {
 
 impl DhcpServer {
     /// Checks the configuration, opens the lease database and loads its leases.
-    pub async fn open(cfg: &DhcpConfig, inventory: &Inventory) -> anyhow::Result<Arc<Self>> {
-        let config = server_config(cfg, inventory)?;
+    /// `http_port`: the HTTP port bound, for UEFI HTTP boot URLs (`None`: HTTP off).
+    pub async fn open(
+        cfg: &DhcpConfig,
+        inventory: &Inventory,
+        http_port: Option<u16>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let config = server_config(cfg, inventory, http_port)?;
         let store = SqliteStore::open(&cfg.lease_db).await.map_err(|e| {
             anyhow::anyhow!("opening lease database {}: {e}", cfg.lease_db.display())
         })?;
