@@ -16,6 +16,7 @@ mod http_range;
 mod import;
 mod inventory;
 mod iscsi_export;
+mod iscsi_root;
 mod lease_store_faults;
 mod lease_sync;
 mod least_privilege;
