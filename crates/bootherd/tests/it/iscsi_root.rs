@@ -25,6 +25,10 @@
 //!   environment: the kernel hands unknown `NAME=value` words of its command line to
 //!   init as environment variables. (It also sources `/etc/iscsi.initramfs`, copied
 //!   from the host's `/etc/iscsi/iscsi.initramfs` when that exists, which would win.)
+//! - A third client, QEMU's libiscsi (`qemu-img info --image-opts
+//!   …,file.initiator-name=IQN`: an `initiator-name` in an `iscsi://` URL is
+//!   ignored), opens the LUN with the board's name and gets `Target not found`
+//!   with another.
 //! - tgtd refuses a name outside the ACL at login: open-iscsi prints `login
 //!   rejected: initiator error - target not found (02/03)`, and the initramfs
 //!   gives up waiting for the root device (`ALERT!`).
@@ -41,6 +45,8 @@ use crate::support::{
 };
 
 const E1000_ROM: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+/// QEMU's iSCSI block driver (libiscsi), package qemu-block-extra.
+const QEMU_ISCSI: &str = "/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so";
 const BOARD_MAC: &str = "52:54:00:99:00:d1";
 const INTRUDER_MAC: &str = "52:54:00:99:00:d2";
 const IQN: &str = "iqn.2026-12.lab.bootherd";
@@ -223,9 +229,11 @@ fn a_pc_boots_with_its_root_on_the_exported_lun_and_a_stranger_is_refused() {
             "mkfs.ext4",
             "debugfs",
             "busybox",
+            "qemu-img",
         ],
         &[
             E1000_ROM,
+            QEMU_ISCSI,
             "/usr/sbin/iscsistart",
             "/usr/share/initramfs-tools/hooks/iscsi",
             "/etc/iscsi/initiatorname.iscsi",
@@ -294,6 +302,30 @@ fn a_pc_boots_with_its_root_on_the_exported_lun_and_a_stranger_is_refused() {
         shown.contains(&format!("Backing store path: {}", disk.display())),
         "{shown}"
     );
+
+    // A third initiator, QEMU's libiscsi: admitted with the board's name, refused
+    // with another. (Before the guests start: a second session with the board's
+    // own name while the board is logged in could disturb the board's.)
+    for (initiator, admitted) in [("board-initiator", true), ("stranger", false)] {
+        let opts = format!(
+            "driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={LAB_SERVER_IP}:3260,\
+             file.target={IQN}:board,file.lun=1,file.initiator-name={IQN}:{initiator}"
+        );
+        let out = lab.exec(&lab.cli(), 30, &["qemu-img", "info", "--image-opts", &opts]);
+        if admitted {
+            assert!(
+                out.success() && out.stdout.contains("virtual size: 32 MiB"),
+                "libiscsi as {initiator}: {}",
+                out.describe()
+            );
+        } else {
+            assert!(
+                !out.success() && out.stderr.contains("Target not found"),
+                "libiscsi as {initiator}: {}",
+                out.describe()
+            );
+        }
+    }
 
     let _dhcp = Dnsmasq::lan_with_router_adverts(&lab, dir.path(), "10m");
     let server = Server::start_in_config(&lab.srv(), &config, &["--proxy"], Some("debug"));
