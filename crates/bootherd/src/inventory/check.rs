@@ -585,10 +585,13 @@ pub(super) fn check_root(root: &RootConfig, e: &mut ScopedErrors<'_>) -> Option<
     }
 }
 
-/// A path on the storage server: absolute, no control characters, known placeholders.
+/// A path on the storage server: absolute, one word (tgt's configuration and
+/// targetcli's command line take no quoting), known placeholders.
 fn check_storage_path(key: &str, path: &str, e: &mut ScopedErrors<'_>) {
     if path.chars().any(char::is_control) {
         e.push(key, "control character".into());
+    } else if path.chars().any(char::is_whitespace) {
+        e.push(key, format!("`{path}` must be one word, without blanks"));
     } else if !path.starts_with('/') {
         e.push(key, format!("`{path}` is not an absolute path"));
     } else {

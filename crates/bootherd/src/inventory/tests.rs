@@ -745,7 +745,7 @@ fn a_shared_initiator_is_refused() {
 }
 
 #[test]
-fn storage_paths_are_absolute() {
+fn storage_paths_are_absolute_single_words() {
     let text = ISCSI_PI
         .replace("INITIATOR", "iqn.x:{name}")
         .replace("/srv/iscsi/{name}.img", "disks/{name}.img")
@@ -757,5 +757,12 @@ fn storage_paths_are_absolute() {
             "profile pi: root.chap_file: unknown placeholder {nome}; known: {name}, {mac}, \
              {serial} (`{{` for a brace)",
         ]
+    );
+    let text = ISCSI_PI
+        .replace("INITIATOR", "iqn.x:{name}")
+        .replace("/srv/iscsi/{name}.img", "/srv/my disks/{name}.img");
+    assert_eq!(
+        errors(&text),
+        ["profile pi: root.backing_store: `/srv/my disks/{name}.img` must be one word, without blanks"]
     );
 }
