@@ -65,6 +65,9 @@ pub enum Command {
     /// and/or a tftpd-hpa defaults file (docs/IMPORT.md). Every line becomes a key,
     /// or a comment saying why it needs none or is not translated.
     Import(crate::import::ImportArgs),
+    /// The storage server's side of iSCSI roots: export the targets (tgt or LIO)
+    /// for the machines of the inventory, create a machine's backing file.
+    Iscsi(crate::iscsi::IscsiArgs),
     /// Write a starting configuration for this host: its interfaces and subnets,
     /// the boot root, every kind of firmware found in the root switched on, and
     /// commented examples of each kind of machine.
@@ -241,6 +244,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(&args.config),
         Command::Leases(args) => leases(&args),
         Command::Import(args) => crate::import::run(&args),
+        Command::Iscsi(args) => crate::iscsi::run(args),
         Command::Status(args) => {
             let token = match &args.token_file {
                 Some(file) => Some(

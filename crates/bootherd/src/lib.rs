@@ -10,6 +10,7 @@ pub mod http;
 pub mod import;
 pub mod init;
 pub mod inventory;
+pub mod iscsi;
 pub mod keyline;
 pub mod leases;
 pub mod liveness;

@@ -132,6 +132,29 @@ pub fn check(config: &Config, tree: &BootTree) -> CheckReport {
             }
             let _ = writeln!(report.text, "  {mark:<10} {path} ({})", file.why);
         }
+        if let Some(store) = machine
+            .iscsi
+            .as_ref()
+            .and_then(|l| l.backing_store.as_ref())
+        {
+            // Only meaningful when the storage server is this host; a missing store
+            // is a problem all the same, as `bootherd iscsi export` would export it.
+            if std::fs::metadata(store).is_ok() {
+                let _ = writeln!(
+                    report.text,
+                    "  found      iscsi backing store {}",
+                    store.display()
+                );
+            } else {
+                report.problems += 1;
+                let _ = writeln!(
+                    report.text,
+                    "  MISSING    iscsi backing store {} (bootherd iscsi create-disk {})",
+                    store.display(),
+                    machine.name
+                );
+            }
+        }
         for (what, dir) in [("machine dir", &machine.dir), ("profile dir", &profile.dir)] {
             if let Some(dir) = dir {
                 if !dir.is_dir() {

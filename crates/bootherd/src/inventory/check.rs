@@ -32,6 +32,7 @@ impl Inventory {
         let mut macs: HashMap<[u8; 6], String> = HashMap::new();
         let mut serials: HashMap<String, String> = HashMap::new();
         let mut ips: HashMap<Ipv4Addr, String> = HashMap::new();
+        let mut initiators: HashMap<String, String> = HashMap::new();
         for (i, raw) in machines.iter().enumerate() {
             let subject = if raw.name.is_empty() {
                 format!("machines[{i}]")
@@ -177,6 +178,30 @@ impl Inventory {
                     continue;
                 }
             };
+            let iscsi = match iscsi_lun(&inventory.profiles[profile_at], &vars) {
+                Ok(lun) => lun,
+                Err((key, why)) => {
+                    e.push(&key, why);
+                    continue;
+                }
+            };
+            if let Some(initiator) = iscsi.as_ref().and_then(|l| l.initiator.as_ref()) {
+                match initiators.get(initiator) {
+                    Some(other) => {
+                        e.push(
+                            &format!("profiles.{}.root.initiator", raw.profile),
+                            format!(
+                                "{initiator} is also {other}'s: each machine needs its own \
+                                 initiator IQN, or it may log in to the other's LUN"
+                            ),
+                        );
+                        continue;
+                    }
+                    None => {
+                        initiators.insert(initiator.clone(), subject.clone());
+                    }
+                }
+            }
             if let Some(mac) = mac {
                 inventory.by_mac.insert(mac.0, index);
             }
@@ -193,6 +218,7 @@ impl Inventory {
                 extra_args,
                 dir: raw.dir.clone(),
                 args,
+                iscsi,
                 profile_index: profile_at,
             });
         }
@@ -516,7 +542,17 @@ pub(super) fn check_root(root: &RootConfig, e: &mut ScopedErrors<'_>) -> Option<
             lun,
             partition,
             root_device,
+            backing_store,
+            chap_file,
         } => {
+            for (key, path) in [
+                ("root.backing_store", backing_store),
+                ("root.chap_file", chap_file),
+            ] {
+                if let Some(path) = path {
+                    check_storage_path(key, path, e);
+                }
+            }
             let portal = match portal {
                 None => {
                     e.push(
@@ -569,6 +605,8 @@ pub(super) fn check_root(root: &RootConfig, e: &mut ScopedErrors<'_>) -> Option<
                 lun: lun.unwrap_or(0),
                 partition: *partition,
                 root_device: root_device.clone(),
+                backing_store: backing_store.clone(),
+                chap_file: chap_file.clone(),
             }))
         }
         RootConfig::Nfs {
@@ -624,6 +662,20 @@ fn check_grub_words(key: &str, text: &str, e: &mut ScopedErrors<'_>) {
                 "`{c}` has a meaning in GRUB's grub.cfg, where this command line goes as it is"
             ),
         );
+    }
+}
+
+/// A path on the storage server: absolute, one word (tgt's configuration and
+/// targetcli's command line take no quoting), known placeholders.
+fn check_storage_path(key: &str, path: &str, e: &mut ScopedErrors<'_>) {
+    if path.chars().any(char::is_control) {
+        e.push(key, "control character".into());
+    } else if path.chars().any(char::is_whitespace) {
+        e.push(key, format!("`{path}` must be one word, without blanks"));
+    } else if !path.starts_with('/') {
+        e.push(key, format!("`{path}` is not an absolute path"));
+    } else {
+        check_placeholders(key, path, e);
     }
 }
 

@@ -122,6 +122,32 @@ pub(super) fn kernel_args(
     })
 }
 
+/// A machine's LUN, from its profile's iSCSI root with the placeholders filled in;
+/// None for other roots. The error names the profile key.
+pub(super) fn iscsi_lun(
+    profile: &Profile,
+    vars: &Vars<'_>,
+) -> Result<Option<IscsiLun>, (String, String)> {
+    let Some(Root::Iscsi(r)) = &profile.root else {
+        return Ok(None);
+    };
+    let fill = |key: &str, text: &str| {
+        substitute(text, |name| vars.get(name))
+            .map_err(|why| (format!("profiles.{}.{key}", profile.name), why))
+    };
+    let optional =
+        |key: &str, text: &Option<String>| text.as_deref().map(|t| fill(key, t)).transpose();
+    Ok(Some(IscsiLun {
+        portal: r.portal,
+        port: r.port,
+        target: fill("root.target", &r.target)?,
+        initiator: optional("root.initiator", &r.initiator)?,
+        lun: r.lun,
+        backing_store: optional("root.backing_store", &r.backing_store)?.map(Into::into),
+        chap_file: optional("root.chap_file", &r.chap_file)?.map(Into::into),
+    }))
+}
+
 /// The udev by-path link of an iSCSI LUN (systemd `path_id`: `ip-ADDR:PORT-iscsi-IQN-lun-N`,
 /// LUNs from 256 in the `0x` form), plus `-partN` for a partition.
 pub fn iscsi_by_path(

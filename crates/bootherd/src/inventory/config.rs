@@ -128,6 +128,15 @@ pub enum RootConfig {
         /// Replaces the derived `root=` value (`UUID=…`, `PARTUUID=…`, `/dev/sda2`).
         #[serde(default)]
         root_device: Option<String>,
+        /// The storage server's side: the file or block device behind the LUN
+        /// (an absolute path, placeholders filled in), for `bootherd iscsi export`.
+        #[serde(default)]
+        backing_store: Option<String>,
+        /// A TOML file with the CHAP `username` and `password` the target asks for
+        /// (an absolute path, placeholders filled in); read only by `bootherd iscsi
+        /// export`, never logged.
+        #[serde(default)]
+        chap_file: Option<String>,
     },
     /// An NFS export mounted by the kernel (`root=/dev/nfs`).
     Nfs {

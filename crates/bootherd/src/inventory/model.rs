@@ -86,6 +86,30 @@ pub struct IscsiRoot {
     pub partition: Option<u32>,
     /// An explicit `root=` value.
     pub root_device: Option<String>,
+    /// The file or block device behind the LUN on the storage server.
+    pub backing_store: Option<String>,
+    /// The file holding the CHAP credentials.
+    pub chap_file: Option<String>,
+}
+
+/// One machine's LUN as the storage server exports it: the iSCSI root with its
+/// placeholders filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IscsiLun {
+    /// The target's address.
+    pub portal: Ipv4Addr,
+    /// Its TCP port.
+    pub port: u16,
+    /// The target IQN.
+    pub target: String,
+    /// The initiator IQN the ACL admits (None: the initramfs's own, unknown here).
+    pub initiator: Option<String>,
+    /// The LUN.
+    pub lun: u32,
+    /// The file or block device behind the LUN.
+    pub backing_store: Option<PathBuf>,
+    /// The file holding the CHAP credentials.
+    pub chap_file: Option<PathBuf>,
 }
 
 /// An NFS root.
@@ -141,6 +165,8 @@ pub struct Machine {
     pub dir: Option<PathBuf>,
     /// Its kernel command line.
     pub args: KernelArgs,
+    /// Its iSCSI root's LUN, when its profile's root is iSCSI.
+    pub iscsi: Option<IscsiLun>,
     pub(super) profile_index: usize,
 }
 

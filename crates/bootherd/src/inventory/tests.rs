@@ -866,3 +866,64 @@ fn grub_command_lines_refuse_what_grub_would_interpret() {
     )
     .unwrap();
 }
+
+const ISCSI_PI: &str =
+    "[profiles.pi]\nkind = \"rpi\"\nroot = { type = \"iscsi\", portal = \"10.0.0.5\", \
+    target = \"iqn.2004-04.com.example:{name}\", initiator = \"INITIATOR\", lun = 1, \
+    backing_store = \"/srv/iscsi/{name}.img\", chap_file = \"/etc/bootherd/chap/{name}\" }\n\
+    [[machines]]\nname = \"a\"\nserial = \"1\"\nprofile = \"pi\"\n\
+    [[machines]]\nname = \"b\"\nserial = \"2\"\nprofile = \"pi\"\n";
+
+#[test]
+fn iscsi_luns_fill_placeholders_per_machine() {
+    let text = ISCSI_PI.replace("INITIATOR", "iqn.2004-04.com.example:{name}-{serial}");
+    let inv = parse(&text).unwrap();
+    let lun = inv.by_name("b").unwrap().iscsi.clone().unwrap();
+    assert_eq!(
+        lun,
+        IscsiLun {
+            portal: Ipv4Addr::new(10, 0, 0, 5),
+            port: 3260,
+            target: "iqn.2004-04.com.example:b".into(),
+            initiator: Some("iqn.2004-04.com.example:b-00000002".into()),
+            lun: 1,
+            backing_store: Some("/srv/iscsi/b.img".into()),
+            chap_file: Some("/etc/bootherd/chap/b".into()),
+        }
+    );
+}
+
+#[test]
+fn a_shared_initiator_is_refused() {
+    let text = ISCSI_PI.replace("INITIATOR", "iqn.2004-04.com.example:pis");
+    assert_eq!(
+        errors(&text),
+        [
+            "machine b: profiles.pi.root.initiator: iqn.2004-04.com.example:pis is also machine \
+          a's: each machine needs its own initiator IQN, or it may log in to the other's LUN"
+        ]
+    );
+}
+
+#[test]
+fn storage_paths_are_absolute_single_words() {
+    let text = ISCSI_PI
+        .replace("INITIATOR", "iqn.x:{name}")
+        .replace("/srv/iscsi/{name}.img", "disks/{name}.img")
+        .replace("/etc/bootherd/chap/{name}", "/etc/{nome}");
+    assert_eq!(
+        errors(&text),
+        [
+            "profile pi: root.backing_store: `disks/{name}.img` is not an absolute path",
+            "profile pi: root.chap_file: unknown placeholder {nome}; known: {name}, {mac}, \
+             {serial} (`{{` for a brace)",
+        ]
+    );
+    let text = ISCSI_PI
+        .replace("INITIATOR", "iqn.x:{name}")
+        .replace("/srv/iscsi/{name}.img", "/srv/my disks/{name}.img");
+    assert_eq!(
+        errors(&text),
+        ["profile pi: root.backing_store: `/srv/my disks/{name}.img` must be one word, without blanks"]
+    );
+}

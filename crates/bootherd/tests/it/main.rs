@@ -15,6 +15,8 @@ mod http_limits;
 mod http_range;
 mod import;
 mod inventory;
+mod iscsi_export;
+mod iscsi_root;
 mod lease_store_faults;
 mod lease_sync;
 mod least_privilege;

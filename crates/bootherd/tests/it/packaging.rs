@@ -98,6 +98,9 @@ fn expected_files() -> BTreeMap<String, String> {
         "bootherd-init",
         "bootherd-import",
         "bootherd-status",
+        "bootherd-iscsi",
+        "bootherd-iscsi-export",
+        "bootherd-iscsi-create-disk",
     ] {
         data.push(format!("usr/share/man/man1/{page}.1.gz"));
     }

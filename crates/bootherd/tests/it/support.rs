@@ -22,6 +22,7 @@ mod host_package;
 mod lab;
 mod run;
 mod server;
+pub mod tgtd;
 
 pub use bg::{read_lossy, tail, wait_until, Bg};
 pub use capture::{
