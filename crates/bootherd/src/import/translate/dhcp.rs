@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn host_client(host: &DhcpHost) -> Client {
+fn host_client(host: &DhcpHost) -> Client {
     Client {
         mac: host.macs.first().copied(),
         host_tags: host.set.clone(),
@@ -12,13 +12,13 @@ pub(super) fn host_client(host: &DhcpHost) -> Client {
     }
 }
 
-pub(super) fn mask_prefix(mask: Ipv4Addr) -> Option<u8> {
+fn mask_prefix(mask: Ipv4Addr) -> Option<u8> {
     let bits = u32::from(mask);
     let prefix = bits.leading_ones();
     (bits.checked_shl(prefix).unwrap_or(0) == 0).then_some(prefix as u8)
 }
 
-pub(super) fn prefix_mask(prefix: u8) -> u32 {
+fn prefix_mask(prefix: u8) -> u32 {
     if prefix == 0 {
         0
     } else {
@@ -223,7 +223,7 @@ impl Translator<'_> {
         owned_hosts
     }
 
-    pub(super) fn dhcp_boot(&mut self, file: &str, line: Line) {
+    fn dhcp_boot(&mut self, file: &str, line: Line) {
         let Line::D(b) = line else { return };
         let Directive::DhcpBoot(boot) = &self.inputs.dnsmasq[b].item else {
             return;

@@ -19,8 +19,7 @@ pub(super) struct Given {
 }
 
 /// Boot programs, which bootherd never hands to iPXE.
-pub(super) const BINARY_SUFFIXES: [&str; 7] =
-    [".kpxe", ".pxe", ".0", ".efi", ".kkpxe", ".lkrn", ".com"];
+const BINARY_SUFFIXES: [&str; 7] = [".kpxe", ".pxe", ".0", ".efi", ".kkpxe", ".lkrn", ".com"];
 
 impl Translator<'_> {
     /// What dnsmasq gives `client` of `kind`.
@@ -98,7 +97,7 @@ impl Translator<'_> {
         self.boot_lines[at]
     }
 
-    pub(super) fn service_line(&self, entry: &Entry<PxeService>) -> usize {
+    fn service_line(&self, entry: &Entry<PxeService>) -> usize {
         let at = self
             .services
             .iter()
@@ -221,7 +220,7 @@ impl Translator<'_> {
 
     /// Whether dnsmasq sends a Pi "Raspberry Pi Boot": the state, the line, and
     /// why it is uncertain.
-    pub(super) fn raspberry_pi(&self) -> (Tri, Option<Line>, Option<String>) {
+    fn raspberry_pi(&self) -> (Tri, Option<Line>, Option<String>) {
         let pi = Client {
             raspberry_pi: true,
             ..Kind::Bios.client()
@@ -247,7 +246,7 @@ impl Translator<'_> {
     }
 
     /// A PXE boot file key: the file, or "" with why.
-    pub(super) fn tftp_file(&mut self, kind: Kind, g: &Given) -> (String, String) {
+    fn tftp_file(&mut self, kind: Kind, g: &Given) -> (String, String) {
         match (&g.file, g.from) {
             (Some(file), Some(line)) if file.contains('\\') => {
                 self.not_translated(
@@ -339,7 +338,7 @@ impl Translator<'_> {
         )
     }
 
-    pub(super) fn http_file(&mut self, kind: Kind, g: &Given) -> (String, String) {
+    fn http_file(&mut self, kind: Kind, g: &Given) -> (String, String) {
         match (&g.file, g.from) {
             (Some(file), Some(line)) if g.specific => match url_path(file) {
                 Some((host, path)) => {

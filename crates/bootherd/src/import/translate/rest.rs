@@ -4,7 +4,7 @@
 use super::*;
 
 /// dnsmasq options about DNS, which bootherd does not serve.
-pub(super) const DNS_OPTIONS: [&str; 40] = [
+const DNS_OPTIONS: [&str; 40] = [
     "no-resolv",
     "server",
     "local",
@@ -48,7 +48,7 @@ pub(super) const DNS_OPTIONS: [&str; 40] = [
 ];
 
 /// What to say about the dnsmasq options import has no key for, by name.
-pub(super) fn other_fate(name: &str) -> Fate {
+fn other_fate(name: &str) -> Fate {
     let no_key = |s: &str| Fate::NoKey(s.to_owned());
     let not = |s: &str| Fate::NotTranslated(s.to_owned());
     if DNS_OPTIONS.contains(&name) {
@@ -122,7 +122,7 @@ pub(super) fn other_fate(name: &str) -> Fate {
     }
 }
 
-pub(super) fn service_why(s: &PxeService) -> String {
+fn service_why(s: &PxeService) -> String {
     match s.csa {
         0 | 6 | 7 | 11 => format!(
             "bootherd sends no PXE menu: {} firmware gets the first entry of its type that applies \
@@ -141,7 +141,7 @@ pub(super) fn service_why(s: &PxeService) -> String {
     }
 }
 
-pub(super) fn range_why(r: &DhcpRange) -> String {
+fn range_why(r: &DhcpRange) -> String {
     match r.mode {
         RangeMode::Proxy => "bootherd's proxy is on for every subnet it serves".into(),
         _ => "bootherd leaves these addresses to the LAN's DHCP server".into(),
