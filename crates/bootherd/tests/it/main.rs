@@ -15,6 +15,7 @@ mod http_limits;
 mod http_range;
 mod import;
 mod inventory;
+mod lease_ha;
 mod lease_store_faults;
 mod lease_sync;
 mod least_privilege;

@@ -8,6 +8,7 @@ mod bg;
 mod capture;
 mod dhcp_client;
 mod dnsmasq;
+pub mod postgres;
 
 pub use bg::{read_lossy, tail, wait_until, Bg};
 pub use capture::{

@@ -1,0 +1,275 @@
+//! Two bootherd servers, one PostgreSQL (docs/HA.md): server A in `NAME-srv`
+//! (10.99.0.1) and server B in `NAME-lan` (10.99.0.2) answer the same owned
+//! clients from one lease database, a real PostgreSQL started by the test on a
+//! Unix socket. The burst client of `dhcp_durability` plays the clients.
+//!
+//! - One server (the one that has ACKed more so far) is SIGKILLed mid-burst:
+//!   every client still gets a lease (from the survivor), the clients the dead
+//!   server ACKed get their address again
+//!   from the survivor (INIT-REBOOT), the database holds every ACKed lease, and
+//!   no address is ACKed to two MACs across the run.
+//! - The database is stopped under load and started again: no ACK leaves
+//!   without its lease in the database, both servers say so in their log, and
+//!   service resumes without a restart.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::dhcp_durability::{
+    mac_of, missing_acks, wait_for_acks, Burst, Event, Job, Kind, Outcome, POOL_FIRST, POOL_LAST,
+};
+use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config};
+use crate::support::postgres::{need_postgres, Postgres};
+use crate::support::{need_root, temp_dir, Lab, Server};
+
+const CLIENTS: usize = 120;
+const IN_FLIGHT: usize = 40;
+
+/// Server `name`'s configuration: the burst's pool, leases in `url`.
+fn config_text(root: &Path, url: &str, name: &str) -> String {
+    format!(
+        "[tftp]\nroot = {root:?}\n\
+         [dhcp]\n\
+         enabled = true\n\
+         lease_db = {url:?}\n\
+         server_name = {name:?}\n\
+         own_vendor_classes = [\"bh-load*\"]\n\
+         ping_check = false\n\
+         offer_hold_secs = 10\n\
+         [dhcp.boot]\n\
+         file = \"pxelinux.0\"\n\
+         [[dhcp.pool]]\n\
+         subnet = \"10.99.0.0/16\"\n\
+         range = [\"{POOL_FIRST}\", \"{POOL_LAST}\"]\n\
+         lease_secs = 3600\n",
+        root = root.display().to_string(),
+    )
+}
+
+/// Both servers of a lab, on the database at `url`.
+fn start_pair(lab: &Lab, dir: &Path, url: &str) -> (Server, Server) {
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let a = write_config(dir, "a.toml", &config_text(&root, url, "a"));
+    let b = write_config(dir, "b.toml", &config_text(&root, url, "b"));
+    // Both at once: the schema migration must be safe when two servers start.
+    let start_b = {
+        let (ns, b) = (lab.lan(), b.clone());
+        thread::spawn(move || start_dhcp_server(&ns, &b, &[]))
+    };
+    let a = start_dhcp_server(&lab.srv(), &a, &[]);
+    let b = start_b.join().expect("server B did not start");
+    (a, b)
+}
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Addresses ACKed to more than one MAC in `events`.
+fn acked_to_two(events: &[Event]) -> Vec<String> {
+    let mut macs: BTreeMap<Ipv4Addr, BTreeSet<String>> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.kind == Kind::Ack) {
+        macs.entry(e.ip).or_default().insert(mac_text(&e.mac));
+    }
+    macs.into_iter()
+        .filter(|(_, m)| m.len() > 1)
+        .map(|(ip, m)| format!("{ip} to {m:?}"))
+        .collect()
+}
+
+/// The clients of `jobs` whose outcome is not an ACK (of the address asked for,
+/// for a reboot).
+fn not_served(jobs: &[([u8; 6], Job)], outcomes: &[Outcome]) -> Vec<String> {
+    jobs.iter()
+        .zip(outcomes)
+        .filter_map(|((mac, job), o)| match (job, o) {
+            (Job::Dora, Outcome::Acked(_)) => None,
+            (Job::Reboot(ip), Outcome::Acked(got)) if got == ip => None,
+            _ => Some(format!("{} ({job:?}): {o:?}", mac_text(mac))),
+        })
+        .collect()
+}
+
+/// Runs `jobs` in the client namespace on a thread; returns the thread.
+fn burst(
+    lab: &Lab,
+    events: &Arc<Mutex<Vec<Event>>>,
+    acks: &Arc<AtomicUsize>,
+    jobs: Vec<([u8; 6], Job)>,
+    patience: Duration,
+) -> thread::JoinHandle<Vec<Outcome>> {
+    let (events, acks) = (events.clone(), acks.clone());
+    in_netns(&lab.cli(), move || {
+        Burst::open(events, acks).run(&jobs, IN_FLIGHT, patience)
+    })
+}
+
+#[test]
+fn two_servers_share_leases_and_one_survives_the_others_sigkill() {
+    let test = "lease_ha::two_servers_share_leases_and_one_survives_the_others_sigkill";
+    if !need_root(test) || !need_postgres(test) {
+        return;
+    }
+    let pg = Postgres::start();
+    let dir = temp_dir();
+    let lab = Lab::up();
+    let (a, b) = start_pair(&lab, dir.path(), &pg.url());
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let acks = Arc::new(AtomicUsize::new(0));
+    let jobs: Vec<([u8; 6], Job)> = (0..CLIENTS).map(|i| (mac_of(i), Job::Dora)).collect();
+    let running = burst(&lab, &events, &acks, jobs.clone(), Duration::from_secs(60));
+    wait_for_acks(&acks, CLIENTS / 3, &a);
+    // The victim is the server that has ACKed more so far (either may win the
+    // race for a DISCOVER), so that the survivor must take over its clients.
+    let acked = |s: &Server| s.log_lines_with(&["dhcp: ack "]).len();
+    let (victim, survivor, victim_name) = if acked(&a) >= acked(&b) {
+        (a, b, "A")
+    } else {
+        (b, a, "B")
+    };
+    kill(Pid::from_raw(victim.pid() as i32), Signal::SIGKILL).expect("SIGKILL a server");
+    thread::sleep(Duration::from_millis(200));
+    let log_dead = victim.log_text();
+    drop(victim);
+    let b = survivor;
+    let outcomes = join(running);
+    let missed = not_served(&jobs, &outcomes);
+    assert!(
+        missed.is_empty(),
+        "{} of {CLIENTS} clients got no lease with server {victim_name} killed mid-burst:\n{}\n--- {victim_name} (killed) ---\n{log_dead}\n--- survivor ---\n{}",
+        missed.len(),
+        missed.join("\n"),
+        b.log_text()
+    );
+    assert!(
+        log_dead.contains("dhcp: ack "),
+        "server {victim_name} ACKed nobody before its SIGKILL; the test proves nothing:\n{log_dead}"
+    );
+
+    // Every client asks the survivor for its address again (INIT-REBOOT, no
+    // server identifier), those A granted included.
+    let mut leased: BTreeMap<[u8; 6], Ipv4Addr> = BTreeMap::new();
+    for e in events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == Kind::Ack)
+    {
+        leased.insert(e.mac, e.ip);
+    }
+    let reboots: Vec<([u8; 6], Job)> = leased
+        .iter()
+        .map(|(mac, ip)| (*mac, Job::Reboot(*ip)))
+        .collect();
+    let outcomes = join(burst(
+        &lab,
+        &events,
+        &acks,
+        reboots.clone(),
+        Duration::from_secs(30),
+    ));
+    let missed = not_served(&reboots, &outcomes);
+    assert!(
+        missed.is_empty(),
+        "the surviving server did not ACK {} of {} clients their address again:\n{}\n--- survivor ---\n{}",
+        missed.len(),
+        reboots.len(),
+        missed.join("\n"),
+        b.log_text()
+    );
+
+    let all: Vec<Event> = events.lock().unwrap().clone();
+    let twice = acked_to_two(&all);
+    assert!(
+        twice.is_empty(),
+        "addresses ACKed to two MACs: {twice:?}\n--- killed ---\n{log_dead}\n--- survivor ---\n{}",
+        b.log_text()
+    );
+    let leases = read_leases(Path::new(&pg.url()));
+    let missing = missing_acks(&all, &leases);
+    assert!(
+        missing.is_empty(),
+        "{} ACKed leases are not in the database:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+    // The database's own word: one row per address by construction (primary
+    // key), and no client holds two live addresses.
+    let doubled = pg.psql(
+        "SELECT encode(mac, 'hex') FROM leases WHERE state = 'bound' \
+         GROUP BY mac HAVING count(*) > 1",
+    );
+    assert!(doubled.trim().is_empty(), "clients bound twice: {doubled}");
+    drop(b);
+}
+
+#[test]
+fn the_database_stopped_under_load_delays_acks_and_service_resumes() {
+    let test = "lease_ha::the_database_stopped_under_load_delays_acks_and_service_resumes";
+    if !need_root(test) || !need_postgres(test) {
+        return;
+    }
+    let mut pg = Postgres::start();
+    let dir = temp_dir();
+    let lab = Lab::up();
+    let (a, b) = start_pair(&lab, dir.path(), &pg.url());
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let acks = Arc::new(AtomicUsize::new(0));
+    let jobs: Vec<([u8; 6], Job)> = (0..CLIENTS).map(|i| (mac_of(i), Job::Dora)).collect();
+    let running = burst(&lab, &events, &acks, jobs.clone(), Duration::from_secs(90));
+    wait_for_acks(&acks, CLIENTS / 4, &a);
+    pg.stop();
+    // Long enough for both servers to try commits against the dead database.
+    thread::sleep(Duration::from_secs(4));
+    pg.restart();
+    let outcomes = join(running);
+    let missed = not_served(&jobs, &outcomes);
+    assert!(
+        missed.is_empty(),
+        "{} of {CLIENTS} clients got no lease across the database outage:\n{}\n--- A ---\n{}\n--- B ---\n{}",
+        missed.len(),
+        missed.join("\n"),
+        a.log_text(),
+        b.log_text()
+    );
+    // The servers said the database was gone, and that it came back; every
+    // ACK, those sent around the outage included, is in the database.
+    for (name, server) in [("A", &a), ("B", &b)] {
+        server.expect_log(
+            &["lease database unreachable or failing"],
+            Duration::from_secs(10),
+            &format!("server {name} did not log that the lease database was gone"),
+        );
+        server.expect_log(
+            &["lease database back"],
+            Duration::from_secs(30),
+            &format!("server {name} did not log that the lease database came back"),
+        );
+    }
+    let all: Vec<Event> = events.lock().unwrap().clone();
+    let twice = acked_to_two(&all);
+    assert!(twice.is_empty(), "addresses ACKed to two MACs: {twice:?}");
+    let leases = read_leases(Path::new(&pg.url()));
+    let missing = missing_acks(&all, &leases);
+    assert!(
+        missing.is_empty(),
+        "{} ACKed leases are not in the database:\n{}\n--- postgres ---\n{}",
+        missing.len(),
+        missing.join("\n"),
+        pg.log()
+    );
+}
