@@ -26,11 +26,16 @@ use nix::unistd::Pid;
 use crate::dhcp_durability::{
     mac_of, missing_acks, wait_for_acks, Burst, Event, Job, Kind, Outcome, POOL_FIRST, POOL_LAST,
 };
-use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config};
+use bootherd::leases::{LeaseStore, PgStore, Refusal, SqliteStore};
+use bootherd_proto::dhcp::{Lease, LeaseChange, LeaseState};
+
+use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config, LeaseRow};
 use crate::support::postgres::{need_postgres, Postgres};
-use crate::support::{need_root, temp_dir, Lab, Server};
+use crate::support::{need_root, run_bootherd, temp_dir, Lab, Server};
 
 const CLIENTS: usize = 120;
+/// Each server's admin listener, in its own namespace.
+const ADMIN: &str = "127.0.0.1:9069";
 const IN_FLIGHT: usize = 40;
 
 /// Server `name`'s configuration: the burst's pool, leases in `url`.
@@ -49,7 +54,9 @@ fn config_text(root: &Path, url: &str, name: &str) -> String {
          [[dhcp.pool]]\n\
          subnet = \"10.99.0.0/16\"\n\
          range = [\"{POOL_FIRST}\", \"{POOL_LAST}\"]\n\
-         lease_secs = 3600\n",
+         lease_secs = 3600\n\
+         [admin]\n\
+         listen = \"{ADMIN}\"\n",
         root = root.display().to_string(),
     )
 }
@@ -100,6 +107,21 @@ fn not_served(jobs: &[([u8; 6], Job)], outcomes: &[Outcome]) -> Vec<String> {
             _ => Some(format!("{} ({job:?}): {o:?}", mac_text(mac))),
         })
         .collect()
+}
+
+/// The value of `bootherd_lease_db_up` on the admin listener of the server in
+/// namespace `ns`.
+fn lease_db_gauge(lab: &Lab, ns: &str) -> Option<String> {
+    let out = lab.exec(
+        ns,
+        20,
+        &["curl", "-sS", "--fail", &format!("http://{ADMIN}/metrics")],
+    );
+    assert!(out.success(), "GET /metrics in {ns}: {}", out.describe());
+    out.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("bootherd_lease_db_up "))
+        .map(|v| v.trim().to_owned())
 }
 
 /// Runs `jobs` in the client namespace on a thread; returns the thread.
@@ -235,6 +257,14 @@ fn the_database_stopped_under_load_delays_acks_and_service_resumes() {
     pg.stop();
     // Long enough for both servers to try commits against the dead database.
     thread::sleep(Duration::from_secs(4));
+    for ns in [lab.srv(), lab.lan()] {
+        let gauge = lease_db_gauge(&lab, &ns);
+        assert_eq!(
+            gauge.as_deref(),
+            Some("0"),
+            "bootherd_lease_db_up in {ns} while the database is down"
+        );
+    }
     pg.restart();
     let outcomes = join(running);
     let missed = not_served(&jobs, &outcomes);
@@ -260,6 +290,14 @@ fn the_database_stopped_under_load_delays_acks_and_service_resumes() {
             &format!("server {name} did not log that the lease database came back"),
         );
     }
+    for ns in [lab.srv(), lab.lan()] {
+        let gauge = lease_db_gauge(&lab, &ns);
+        assert_eq!(
+            gauge.as_deref(),
+            Some("1"),
+            "bootherd_lease_db_up in {ns} once the database is back"
+        );
+    }
     let all: Vec<Event> = events.lock().unwrap().clone();
     let twice = acked_to_two(&all);
     assert!(twice.is_empty(), "addresses ACKed to two MACs: {twice:?}");
@@ -271,5 +309,179 @@ fn the_database_stopped_under_load_delays_acks_and_service_resumes() {
         missing.len(),
         missing.join("\n"),
         pg.log()
+    );
+}
+
+fn lease(last: u8, mac_last: u8, state: LeaseState, starts: u64, ends: u64) -> Lease {
+    Lease {
+        ip: Ipv4Addr::new(10, 99, 1, last),
+        mac: [0x02, 0xb0, 0x0d, 0, 0, mac_last],
+        client_id: None,
+        hostname: Some(format!("h{mac_last}")),
+        state,
+        starts,
+        ends,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The rules of docs/HA.md, store against store: four servers connecting at
+/// once migrate the schema once; a live address stays its client's whoever
+/// asks; the other server may renew it (bind) but not release it; a free
+/// (expired) address goes to whoever asks; a refusal names the holder.
+#[test]
+fn the_database_decides_who_holds_an_address() {
+    let test = "lease_ha::the_database_decides_who_holds_an_address";
+    if !need_root(test) || !need_postgres(test) {
+        return;
+    }
+    let pg = Postgres::start();
+    let url = pg.url();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connects: Vec<_> = ["a", "b", "c", "d"]
+            .into_iter()
+            .map(|name| {
+                let url = url.clone();
+                tokio::spawn(async move { PgStore::connect(&url, name).await })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for c in connects {
+            stores.push(c.await.unwrap().expect("connect and migrate"));
+        }
+        let (a, b) = (&stores[0], &stores[1]);
+        let t = now();
+        let up = |l: &Lease| vec![LeaseChange::Upsert(l.clone())];
+
+        // A offers .1 to client 1; B may not offer .1 to client 2.
+        let offer_a = lease(1, 1, LeaseState::Offered, t, t + 60);
+        assert_eq!(a.apply(&up(&offer_a), t).await.unwrap(), vec![]);
+        let offer_b = lease(1, 2, LeaseState::Offered, t, t + 60);
+        let refused = b.apply(&up(&offer_b), t).await.unwrap();
+        assert_eq!(
+            refused,
+            vec![Refusal {
+                ip: offer_a.ip,
+                holder: Some(offer_a.clone())
+            }]
+        );
+        // One batch, one refused write: the others in it still commit.
+        let other = lease(2, 2, LeaseState::Offered, t, t + 60);
+        let refused = b
+            .apply(
+                &[
+                    LeaseChange::Upsert(offer_b.clone()),
+                    LeaseChange::Upsert(other.clone()),
+                ],
+                t,
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].ip, offer_a.ip);
+
+        // A binds .1; B (the losing server withdrawing) may not release it.
+        let bound_a = lease(1, 1, LeaseState::Bound, t, t + 3600);
+        assert_eq!(a.apply(&up(&bound_a), t).await.unwrap(), vec![]);
+        let released_b = lease(1, 1, LeaseState::Released, t, t);
+        let refused = b.apply(&up(&released_b), t).await.unwrap();
+        assert_eq!(refused.len(), 1, "B released a lease A granted");
+        // But B may renew it for its client (a REQUEST reaching B).
+        let renewed_b = lease(1, 1, LeaseState::Bound, t + 1, t + 7200);
+        assert_eq!(b.apply(&up(&renewed_b), t + 1).await.unwrap(), vec![]);
+        // Now B's row: A may not remove it (a remove deletes only the server's
+        // own rows, or rows nobody holds).
+        a.apply(&[LeaseChange::Remove(bound_a.ip)], t + 1)
+            .await
+            .unwrap();
+        let rows = b.load().await.unwrap();
+        assert!(rows.contains(&renewed_b), "{rows:?}");
+
+        // An expired row is free for anyone.
+        let short = lease(3, 3, LeaseState::Offered, t, t + 1);
+        assert_eq!(a.apply(&up(&short), t).await.unwrap(), vec![]);
+        let taken = lease(3, 4, LeaseState::Offered, t + 2, t + 62);
+        assert_eq!(b.apply(&up(&taken), t + 2).await.unwrap(), vec![]);
+
+        let rows = a.load().await.unwrap();
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        assert!(rows.contains(&renewed_b) && rows.contains(&other) && rows.contains(&taken));
+    });
+    assert_eq!(pg.psql("SELECT count(*) FROM _sqlx_migrations").trim(), "1");
+}
+
+/// `bootherd leases migrate` copies an SQLite database into PostgreSQL, and
+/// `bootherd leases --db URL` lists the same leases.
+#[test]
+fn leases_migrate_copies_an_sqlite_database_into_postgres() {
+    let test = "lease_ha::leases_migrate_copies_an_sqlite_database_into_postgres";
+    if !need_root(test) || !need_postgres(test) {
+        return;
+    }
+    let pg = Postgres::start();
+    let dir = temp_dir();
+    let db = dir.path().join("leases.sqlite");
+    let t = now();
+    let leases: Vec<Lease> = (1..=40u8)
+        .map(|i| {
+            let state = if i % 4 == 0 {
+                LeaseState::Released
+            } else {
+                LeaseState::Bound
+            };
+            lease(i, i, state, t, t + 3600)
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&db).await.unwrap();
+        let changes: Vec<LeaseChange> = leases.iter().cloned().map(LeaseChange::Upsert).collect();
+        store.apply(&changes).await.unwrap();
+    });
+    let before = read_leases(&db);
+    assert_eq!(before.len(), 40);
+    let out = run_bootherd([
+        "leases".as_ref(),
+        "migrate".as_ref(),
+        "--from".as_ref(),
+        db.as_os_str(),
+        "--to".as_ref(),
+        std::ffi::OsStr::new(&pg.url()),
+    ]);
+    assert!(out.success(), "bootherd leases migrate: {}", out.describe());
+    assert!(out.stdout.contains("copied 40 leases"), "{}", out.stdout);
+    let after = read_leases(Path::new(&pg.url()));
+    let sorted = |mut rows: Vec<LeaseRow>| {
+        rows.sort_by_key(|r| r.ip);
+        rows
+    };
+    assert_eq!(sorted(after), sorted(before));
+    // Not a URL: a clear refusal.
+    let out = run_bootherd([
+        "leases".as_ref(),
+        "migrate".as_ref(),
+        "--from".as_ref(),
+        db.as_os_str(),
+        "--to".as_ref(),
+        "/tmp/x.sqlite".as_ref(),
+    ]);
+    assert!(
+        !out.success() && out.stderr.contains("not a postgres:// URL"),
+        "{}",
+        out.describe()
     );
 }
