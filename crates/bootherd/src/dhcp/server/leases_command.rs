@@ -27,7 +27,8 @@ pub async fn read_leases(path: &Path) -> anyhow::Result<Vec<core::Lease>> {
 /// Copies every lease of the SQLite database at `from` into the PostgreSQL
 /// database at `to` (creating its schema if needed), as they are: the site's
 /// servers then start on `to` with every lease the old one granted. Returns how
-/// many were copied. Stop the server on `from` first: leases it grants during the
+/// many were copied. The rows name this host (the default `server_name`) as
+/// their writer. Stop the server on `from` first: leases it grants during the
 /// copy would be left behind.
 pub async fn migrate_leases(from: &Path, to: &str) -> anyhow::Result<usize> {
     if !is_postgres_url(to) {
@@ -37,7 +38,8 @@ pub async fn migrate_leases(from: &Path, to: &str) -> anyhow::Result<usize> {
         .await
         .map_err(|e| anyhow::anyhow!("opening lease database {}: {e}", from.display()))?;
     let leases = source.load().await?;
-    let target = PgStore::connect(to, "bootherd-migrate")
+    // The rows are this host's server's, as if it had written them.
+    let target = PgStore::connect(to, &super::shared::host_name())
         .await
         .map_err(|e| anyhow::anyhow!("opening lease database {}: {e}", redact(to)))?;
     target.import(&leases).await?;
