@@ -11,6 +11,8 @@
 //! - The database is stopped under load and started again: no ACK leaves
 //!   without its lease in the database, both servers say so in their log, and
 //!   service resumes without a restart.
+//! - dhclient, leased by one server, keeps its address through the other once
+//!   the first is SIGKILLed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -29,9 +31,15 @@ use crate::dhcp_durability::{
 use bootherd::leases::{LeaseStore, PgStore, Refusal, SqliteStore};
 use bootherd_proto::dhcp::{Lease, LeaseChange, LeaseState};
 
-use crate::dhcp_lab::{in_netns, join, read_leases, start_dhcp_server, write_config, LeaseRow};
+use crate::dhcp_lab::{
+    add_client_port, in_netns, join, owned_dhcp_section, read_leases, start_dhcp_server,
+    write_config, LeaseRow,
+};
 use crate::support::postgres::{need_postgres, Postgres};
-use crate::support::{need_root, run_bootherd, temp_dir, Lab, Server};
+use crate::support::{
+    dhclient_args, need_lab, need_root, read_lossy, run_bootherd, temp_dir, wait_until, Bg, Lab,
+    Server,
+};
 
 const CLIENTS: usize = 120;
 /// Each server's admin listener, in its own namespace.
@@ -484,4 +492,143 @@ fn leases_migrate_copies_an_sqlite_database_into_postgres() {
         "{}",
         out.describe()
     );
+}
+
+/// Records every dhclient script call as one line of `key=value`s.
+const DHCLIENT_SCRIPT: &str = "#!/bin/sh\n\
+    echo \"reason=$reason ip=$new_ip_address server=$new_dhcp_server_identifier\" \
+    >> \"$0.events\"\n";
+const DHCLIENT_MAC: &str = "52:54:00:99:00:e1";
+
+/// Runs dhclient once in the client namespace until its script records a call
+/// starting with `prefix` after the first `skip`; returns that call.
+fn dhclient_until(
+    lab: &Lab,
+    dir: &Path,
+    args: &[String],
+    tag: &str,
+    prefix: &str,
+    skip: usize,
+) -> String {
+    let events = dir.join("dhclient-script.events");
+    let read = || -> Vec<String> { read_lossy(&events).lines().map(str::to_string).collect() };
+    let mut run = Bg::spawn(&lab.cli(), 40, args, dir, tag);
+    let found = wait_until(Duration::from_secs(30), || {
+        read().iter().skip(skip).any(|e| e.starts_with(prefix)) || !run.is_running()
+    });
+    let event = read()
+        .into_iter()
+        .skip(skip)
+        .find(|e| e.starts_with(prefix));
+    run.stop(Duration::from_secs(3));
+    match event {
+        Some(event) if found => event,
+        _ => panic!(
+            "no `{prefix}` from dhclient: {:?}\n{}",
+            read(),
+            run.describe()
+        ),
+    }
+}
+
+/// dhclient gets a lease from one server; that server is SIGKILLed; dhclient,
+/// run again with its lease file, asks for its address (INIT-REBOOT, broadcast)
+/// and the other server, which never granted it, ACKs it from the database.
+#[test]
+fn dhclient_keeps_its_address_through_the_other_server() {
+    let test = "lease_ha::dhclient_keeps_its_address_through_the_other_server";
+    if !need_lab(test, &["dhclient"]) || !need_postgres(test) {
+        return;
+    }
+    let pg = Postgres::start();
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let url = pg.url();
+    let section = |name: &str| {
+        owned_dhcp_section(
+            Path::new(&url),
+            &[DHCLIENT_MAC],
+            &[],
+            &format!("server_name = {name:?}\nping_check = false\noffer_hold_secs = 10"),
+        )
+    };
+    let config_a = write_config(
+        dir.path(),
+        "a.toml",
+        &format!(
+            "[tftp]\nroot = {:?}\n{}",
+            root.display().to_string(),
+            section("a")
+        ),
+    );
+    let config_b = write_config(
+        dir.path(),
+        "b.toml",
+        &format!(
+            "[tftp]\nroot = {:?}\n{}",
+            root.display().to_string(),
+            section("b")
+        ),
+    );
+    let lab = Lab::up();
+    let a = start_dhcp_server(&lab.srv(), &config_a, &[]);
+    let b = start_dhcp_server(&lab.lan(), &config_b, &[]);
+    add_client_port(&lab, "dhc0", DHCLIENT_MAC);
+    let script = dir.path().join("dhclient-script");
+    std::fs::write(&script, DHCLIENT_SCRIPT).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let once = dhclient_args(dir.path(), &script, "dhc0", &["-1", "-d", "-v"]);
+
+    let bound = dhclient_until(&lab, dir.path(), &once, "dhclient-1", "reason=BOUND", 0);
+    let ip = field(&bound, "ip").to_owned();
+    let granted_by = field(&bound, "server").to_owned();
+    let (granter, other, other_addr) = match granted_by.as_str() {
+        "10.99.0.1" => (a, b, "10.99.0.2"),
+        "10.99.0.2" => (b, a, "10.99.0.1"),
+        _ => panic!("bound from neither server: {bound}"),
+    };
+    let first = lease_row(&url, DHCLIENT_MAC);
+    assert_eq!(first.ip.to_string(), ip, "{first:?}");
+    kill(Pid::from_raw(granter.pid() as i32), Signal::SIGKILL)
+        .expect("SIGKILL the granting server");
+    drop(granter);
+
+    thread::sleep(Duration::from_millis(1100));
+    let skip = read_lossy(&dir.path().join("dhclient-script.events"))
+        .lines()
+        .count();
+    let reboot = dhclient_until(&lab, dir.path(), &once, "dhclient-2", "reason=REBOOT", skip);
+    assert_eq!(field(&reboot, "ip"), ip, "{reboot}");
+    assert_eq!(field(&reboot, "server"), other_addr, "{reboot}");
+    let renewed = lease_row(&url, DHCLIENT_MAC);
+    assert_eq!(renewed.ip.to_string(), ip);
+    assert!(renewed.state == "bound" && renewed.live, "{renewed:?}");
+    assert!(
+        renewed.ends > first.ends,
+        "the other server's ACK did not extend the lease: {first:?} then {renewed:?}"
+    );
+    other.expect_log(
+        &[&format!("dhcp: ack {ip} to {DHCLIENT_MAC}")],
+        Duration::from_secs(5),
+        "the other server did not log its ACK",
+    );
+}
+
+/// The one record of `mac` in the database at `url`.
+fn lease_row(url: &str, mac: &str) -> LeaseRow {
+    let rows: Vec<LeaseRow> = read_leases(Path::new(url))
+        .into_iter()
+        .filter(|r| r.mac.eq_ignore_ascii_case(mac))
+        .collect();
+    assert_eq!(rows.len(), 1, "records of {mac}: {rows:?}");
+    rows.into_iter().next().unwrap()
+}
+
+/// `key=value` from a recorded script call.
+fn field<'a>(event: &'a str, key: &str) -> &'a str {
+    event
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_default()
 }
