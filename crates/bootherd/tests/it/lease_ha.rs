@@ -12,7 +12,8 @@
 //!   without its lease in the database, both servers say so in their log, and
 //!   service resumes without a restart.
 //! - dhclient, leased by one server, keeps its address through the other once
-//!   the first is SIGKILLed.
+//!   the first is SIGKILLed; so does real U-Boot in QEMU, which also fetches
+//!   its PXE config from either server.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -37,9 +38,10 @@ use crate::dhcp_lab::{
 };
 use crate::support::postgres::{need_postgres, Postgres};
 use crate::support::{
-    dhclient_args, need_lab, need_root, read_lossy, run_bootherd, temp_dir, wait_until, Bg, Lab,
-    Server,
+    dhclient_args, need_lab, need_lab_files, need_root, read_lossy, run_bootherd, temp_dir,
+    wait_until, write_file, Bg, Lab, Server,
 };
+use crate::uboot_qemu::{Uboot, QEMU, UBOOT_BIN};
 
 const CLIENTS: usize = 120;
 /// Each server's admin listener, in its own namespace.
@@ -631,4 +633,93 @@ fn field<'a>(event: &'a str, key: &str) -> &'a str {
         .split_whitespace()
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
         .unwrap_or_default()
+}
+
+/// Real U-Boot (QEMU, `qemu_arm64`) takes its lease and its PXE config from
+/// whichever of the two servers answers first; that server is SIGKILLed; the
+/// same guest's next `dhcp` and `pxe get` succeed through the other, with the
+/// same address. One guest (a second in parallel would double the TCG time for
+/// no new path).
+#[test]
+fn uboot_boots_from_either_of_two_servers() {
+    let test = "lease_ha::uboot_boots_from_either_of_two_servers";
+    if !need_lab_files(test, &[QEMU], &[UBOOT_BIN]) || !need_postgres(test) {
+        return;
+    }
+    const MAC: &str = "52:54:00:99:00:a1";
+    const PXE_FILE: &str = "pxelinux.cfg/01-52-54-00-99-00-a1";
+    let pg = Postgres::start();
+    let dir = temp_dir();
+    let root = dir.path().join("root");
+    write_file(&root.join("pxelinux.0"), b"not really pxelinux");
+    write_file(
+        &root.join(PXE_FILE),
+        b"default linux\nlabel linux\n  kernel Image\n  append console=ttyAMA0\n",
+    );
+    let url = pg.url();
+    let config = |name: &str| {
+        let section = owned_dhcp_section(
+            Path::new(&url),
+            &[MAC],
+            &[],
+            &format!("server_name = {name:?}\nping_check = false\noffer_hold_secs = 10"),
+        );
+        write_config(
+            dir.path(),
+            &format!("{name}.toml"),
+            &format!("[tftp]\nroot = {:?}\n{section}", root.display().to_string()),
+        )
+    };
+    let (config_a, config_b) = (config("a"), config("b"));
+    let lab = Lab::up();
+    let a = start_dhcp_server(&lab.srv(), &config_a, &[]);
+    let b = start_dhcp_server(&lab.lan(), &config_b, &[]);
+    lab.add_tap("tapha0");
+    let mut guest = Uboot::start(&lab, dir.path(), "tapha0", MAC);
+
+    let limit = Duration::from_secs(60);
+    let first = guest.command("dhcp", limit);
+    let ip = bound_to(&first).unwrap_or_else(|| panic!("U-Boot did not bind:\n{first}"));
+    let server1 = guest.command("printenv serverip", limit);
+    let get1 = guest.command("pxe get", limit);
+    assert!(
+        get1.contains("Config file") && get1.contains("found"),
+        "first pxe get found no config:\n{get1}"
+    );
+    let (granter, other, other_ip) = if server1.contains("10.99.0.1") {
+        (a, b, "10.99.0.2")
+    } else if server1.contains("10.99.0.2") {
+        (b, a, "10.99.0.1")
+    } else {
+        panic!("serverip is neither server's: {server1}");
+    };
+    kill(Pid::from_raw(granter.pid() as i32), Signal::SIGKILL).expect("SIGKILL the first server");
+    drop(granter);
+
+    let second = guest.command("dhcp", limit);
+    assert_eq!(
+        bound_to(&second),
+        Some(ip),
+        "U-Boot's second dhcp, through the other server, did not bind its address again:\n{second}\n--- other server ---\n{}",
+        other.log_text()
+    );
+    let server2 = guest.command("printenv serverip", limit);
+    assert!(
+        server2.contains(other_ip),
+        "serverip after the failover: {server2}"
+    );
+    let get2 = guest.command("pxe get", limit);
+    assert!(
+        get2.contains(&format!("TFTP from server {other_ip}"))
+            && get2.contains("Config file")
+            && get2.contains("found"),
+        "pxe get through the other server failed:\n{get2}"
+    );
+    eprintln!("U-Boot bound {ip} from {server1}, then from {server2} after the SIGKILL");
+}
+
+/// The address of U-Boot's `DHCP client bound to address A (N ms)`.
+fn bound_to(output: &str) -> Option<Ipv4Addr> {
+    let rest = output.split("DHCP client bound to address ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
 }
