@@ -339,3 +339,25 @@ fn lease_of(row: &PgRow) -> Result<Lease, StoreError> {
         ends: u64::try_from(ends).map_err(|_| bad("ends"))?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_told_from_paths_and_passwords_stay_out_of_the_log() {
+        assert!(is_postgres_url("postgres://db/leases"));
+        assert!(is_postgres_url("postgresql:///leases?host=/run/postgresql"));
+        assert!(!is_postgres_url("/var/lib/bootherd/leases.sqlite"));
+        assert!(!is_postgres_url("postgres.sqlite"));
+        assert_eq!(
+            redact("postgres://boot:s3cret@db.example:5432/leases"),
+            "postgres://boot:***@db.example:5432/leases"
+        );
+        assert_eq!(
+            redact("postgres://boot@db/leases"),
+            "postgres://boot@db/leases"
+        );
+        assert_eq!(redact("leases.sqlite"), "leases.sqlite");
+    }
+}
