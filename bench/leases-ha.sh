@@ -13,7 +13,9 @@
 # or creates is removed on exit, on failure and on Ctrl-C.
 #
 # Usage: sudo bench/leases-ha.sh [--rates "250 500 ..."] [--period S] [--db-dir DIR]
-#                                [--no-build] [--keep DIR]
+#                                [--no-build] [--keep DIR] [--bin-dir DIR]
+# --bin-dir DIR takes bootherd and dhcpload from DIR (e.g. target/debug, to try the
+# script) instead of building them in release mode.
 # Needs: root, postgresql, kea-dhcp4-server, kea-admin; cargo (unless --no-build).
 # Results and method: docs/BENCHMARKS-HA.md.
 set -euo pipefail
@@ -24,6 +26,7 @@ PERIOD=4
 DB_BASE=/var/tmp
 BUILD=1
 KEEP=""
+BIN_DIR=""
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rates) RATES=$2; shift 2 ;;
@@ -31,7 +34,8 @@ while [[ $# -gt 0 ]]; do
         --db-dir) DB_BASE=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --keep) KEEP=$2; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --bin-dir) BIN_DIR=$2; BUILD=0; shift 2 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "leases-ha.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -49,8 +53,8 @@ WORK=$(mktemp -d "$DB_BASE/bhha-$$-XXXXXX")
 chmod 755 "$WORK"
 BIN=$WORK/bootherd
 LOAD=$WORK/dhcpload
-cp "$REPO/target/release/bootherd" "$BIN"
-cp "$REPO/target/release/dhcpload" "$LOAD"
+cp "${BIN_DIR:-$REPO/target/release}/bootherd" "$BIN"
+cp "${BIN_DIR:-$REPO/target/release}/dhcpload" "$LOAD"
 PG_PID=""
 PIDS=()
 
@@ -69,23 +73,24 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$WORK/log" "$WORK/conf" "$WORK/sqlite" "$WORK/pg"
-chown postgres:postgres "$WORK/pg"
+mkdir -p "$WORK/log" "$WORK/conf" "$WORK/sqlite" "$WORK/pg" "$WORK/sock"
+chown postgres:postgres "$WORK/pg" "$WORK/sock"
 chmod 700 "$WORK/pg"
+SOCK=$WORK/sock
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 as_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres --auth=trust -E UTF8 >"$WORK/log/initdb.log"
-as_pg "$PGBIN/postgres" -D "$WORK/pg" -k "$WORK" -c listen_addresses= \
+as_pg "$PGBIN/postgres" -D "$WORK/pg" -k "$SOCK" -c listen_addresses= \
     -c unix_socket_permissions=0777 -c max_connections=50 >"$WORK/log/postgres.log" 2>&1 &
 PG_PID=$!
-for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h "$WORK" -U postgres && break; sleep 0.1; done
-"$PGBIN/pg_isready" -q -h "$WORK" -U postgres || { echo "postgres did not start" >&2; exit 1; }
-psql_do() { "$PGBIN/psql" -h "$WORK" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-psql_in() { "$PGBIN/psql" -h "$WORK" -U postgres -d "$1" -qAt -v ON_ERROR_STOP=1 -c "$2"; }
+for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h "$SOCK" -U postgres && break; sleep 0.1; done
+"$PGBIN/pg_isready" -q -h "$SOCK" -U postgres || { echo "postgres did not start" >&2; exit 1; }
+psql_do() { "$PGBIN/psql" -h "$SOCK" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+psql_in() { "$PGBIN/psql" -h "$SOCK" -U postgres -d "$1" -qAt -v ON_ERROR_STOP=1 -c "$2"; }
 
 "$REPO/lab/lab.sh" up "$LAB" >/dev/null
 SRV=$LAB-srv LAN=$LAB-lan CLI=$LAB-cli
 ip netns exec "$CLI" ip addr add 10.99.0.101/24 dev br0
-URL="postgres:///bootherd?host=$WORK&user=postgres"
+URL="postgres:///bootherd?host=$SOCK&user=postgres"
 
 bootherd_conf() { # name lease_db
     cat >"$WORK/conf/$1.toml" <<EOF
@@ -113,7 +118,7 @@ cat >"$WORK/conf/kea.json" <<EOF
 { "Dhcp4": {
     "interfaces-config": { "interfaces": [ "eth0" ], "dhcp-socket-type": "udp" },
     "lease-database": { "type": "postgresql", "name": "kea", "user": "postgres",
-                        "host": "$WORK" },
+                        "host": "$SOCK" },
     "valid-lifetime": 3600,
     "subnet4": [ { "id": 1, "subnet": "10.99.0.0/16",
                    "pools": [ { "pool": "10.99.1.0 - 10.99.250.255" } ] } ],
@@ -136,7 +141,7 @@ start_bootherd() { # ns name tag
 }
 start_kea() {
     fresh_db kea
-    "$KEA_ADMIN" db-init pgsql -u postgres -p x -n kea -h "$WORK" >"$WORK/log/kea-admin.log" 2>&1
+    "$KEA_ADMIN" db-init pgsql -u postgres -p x -n kea -h "$SOCK" >"$WORK/log/kea-admin.log" 2>&1
     mkdir -p "$WORK/kea"
     ip netns exec "$LAN" env KEA_PIDFILE_DIR="$WORK/kea" KEA_LOCKFILE_DIR="$WORK/kea" \
         "$KEA" -c "$WORK/conf/kea.json" >>"$WORK/log/kea.out" 2>&1 &

@@ -157,17 +157,21 @@ impl DhcpServer {
     /// falls behind, new DISCOVERs are shed first (a client retries; an offer that
     /// arrives seconds late is useless), then every request.
     pub fn handle(self: &Arc<Self>, socket: &Arc<PacketSocket>, packet: &DhcpPacket, rx: Received) {
-        self.handle_cached(socket, packet, rx, false);
+        self.handle_cached(socket, packet, rx, false, 0);
     }
 
     /// [`DhcpServer::handle`]; `looked_up` once a shared database was asked for
-    /// the client's rows.
+    /// the client's rows; `attempt` counts the decisions a shared database
+    /// refused already (each refusal corrected the cache; the request is decided
+    /// again, up to [`shared::MAX_ATTEMPTS`] times, so another address is offered
+    /// at once rather than at the client's next retransmission).
     pub(super) fn handle_cached(
         self: &Arc<Self>,
         socket: &Arc<PacketSocket>,
         packet: &DhcpPacket,
         rx: Received,
         looked_up: bool,
+        attempt: u8,
     ) {
         if !looked_up && self.look_up_first(socket, packet, rx) {
             return;
@@ -178,16 +182,24 @@ impl DhcpServer {
             self.shed(queued);
             return;
         }
-        let client = bootherd_proto::client::classify(packet);
-        let addr = Some(packet.ciaddr).filter(|a| !a.is_unspecified());
-        crate::events::hub().dhcp_request(Via::Server, &client, addr);
-        if let (Some(MessageType::Release), Some(mac)) = (packet.message_type(), packet.mac()) {
-            crate::events::hub().lease(mac, LeaseChange::Released, packet.ciaddr);
+        if attempt == 0 {
+            let client = bootherd_proto::client::classify(packet);
+            let addr = Some(packet.ciaddr).filter(|a| !a.is_unspecified());
+            crate::events::hub().dhcp_request(Via::Server, &client, addr);
+            if let (Some(MessageType::Release), Some(mac)) = (packet.message_type(), packet.mac()) {
+                crate::events::hub().lease(mac, LeaseChange::Released, packet.ciaddr);
+            }
         }
         let arrival = Arrival { local: rx.local };
         let now = unix_now();
         let mac = packet.mac().unwrap_or_default();
-        let probe = self.decide(socket, &rx, mac, |config, leases| {
+        let retry: Option<Retry> =
+            (self.shared.is_some() && attempt < shared::MAX_ATTEMPTS).then(|| {
+                let (server, socket, packet) = (self.clone(), socket.clone(), packet.clone());
+                Box::new(move || server.handle_cached(&socket, &packet, rx, true, attempt + 1))
+                    as Retry
+            });
+        let probe = self.decide(socket, &rx, mac, retry, |config, leases| {
             core::handle(config, leases, &arrival, packet, now)
         });
         if let Some(probe) = probe {
@@ -241,6 +253,7 @@ impl DhcpServer {
         socket: &Arc<PacketSocket>,
         rx: &Received,
         mac: [u8; 6],
+        retry: Option<Retry>,
         core: impl FnOnce(&ServerConfig, &Leases) -> Outcome,
     ) -> Option<Probe> {
         let config = self.config.load();
@@ -283,9 +296,16 @@ impl DhcpServer {
             }
         } else {
             let then: crate::leases::Then = match reply {
-                Some(reply) => Box::new(move |stored| match stored {
+                Some(reply) => Box::new(move |stored| {
+                    match stored {
                     Ok(()) => reply.send(),
+                    // The cache is corrected by now: decide again.
+                    Err(crate::leases::REFUSED) => match retry {
+                        Some(retry) => retry(),
+                        None => debug!("dhcp: refused by the lease database again; left to the client's retransmission"),
+                    },
                     Err(err) => warn!(%err, "dhcp: lease not stored, so the reply is not sent"),
+                }
                 }),
                 None => Box::new(|stored| {
                     if let Err(err) = stored {
@@ -330,6 +350,9 @@ impl DhcpServer {
         leases.iter().cloned().collect()
     }
 }
+
+/// Decides a request again (after a shared database refused its decision).
+pub(super) type Retry = Box<dyn FnOnce() + Send>;
 
 /// What a decision says in the log, written after the table lock is let go.
 pub(super) enum Said {

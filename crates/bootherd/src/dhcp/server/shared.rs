@@ -1,8 +1,10 @@
 //! A lease table shared with other servers through PostgreSQL: this server's
 //! table is a cache, and the database decides. The cache is corrected three ways:
 //! - a write the database refuses comes back with the row that holds the
-//!   address, which replaces the cached one (the reply that needed the write is
-//!   dropped; the client's retransmission is answered from the corrected cache);
+//!   address, which replaces the cached one; the reply that needed the write is
+//!   dropped and the request decided again from the corrected cache (another
+//!   address), up to [`MAX_ATTEMPTS`] times, then left to the client's
+//!   retransmission;
 //! - a REQUEST for an address the cache has no record of for that client reads
 //!   the client's rows first (a renewal or rebinding reaching this server for a
 //!   lease another server granted is then honoured);
@@ -20,6 +22,10 @@ use tracing::{debug, info, warn};
 use super::DhcpServer;
 use crate::leases::{PgStore, Refusal};
 use crate::net::{PacketSocket, Received};
+
+/// Most decisions of one request a shared database may refuse before the
+/// request is left to the client's retransmission.
+pub(super) const MAX_ATTEMPTS: u8 = 8;
 
 /// How often the rows other servers wrote are read.
 pub(super) const REFRESH_EVERY: Duration = Duration::from_secs(2);
@@ -141,7 +147,7 @@ impl DhcpServer {
                     return;
                 }
             }
-            server.handle_cached(&socket, &packet, rx, true);
+            server.handle_cached(&socket, &packet, rx, true, 0);
         });
         true
     }
