@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $(id -u) -eq 0 ]] || { echo "leases-ha.sh: needs root" >&2; exit 1; }
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [[ -x $PGBIN/initdb ]] || { echo "leases-ha.sh: PostgreSQL is not installed" >&2; exit 1; }
 KEA=$(command -v kea-dhcp4 || echo /usr/sbin/kea-dhcp4)
 KEA_ADMIN=$(command -v kea-admin || echo /usr/sbin/kea-admin)
@@ -58,16 +58,26 @@ cp "${BIN_DIR:-$REPO/target/release}/dhcpload" "$LOAD"
 PG_PID=""
 PIDS=()
 
+# Signal $2 to child $1, then wait for it (SIGKILL after 10 s).
+stop_pid() {
+    local killer
+    kill "-$2" "$1" 2>/dev/null || return 0
+    (sleep 10; kill -9 "$1" 2>/dev/null) &
+    killer=$!
+    wait "$1" 2>/dev/null || true
+    kill "$killer" 2>/dev/null || true
+    wait "$killer" 2>/dev/null || true
+}
+
 cleanup() {
     local p
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    if [[ -n $PG_PID ]]; then
-        kill -QUIT "$PG_PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$PG_PID" 2>/dev/null || true
-    fi
+    for p in "${PIDS[@]}"; do stop_pid "$p" KILL; done
+    [[ -z $PG_PID ]] || stop_pid "$PG_PID" QUIT
     "$REPO/lab/lab.sh" down "$LAB" >/dev/null 2>&1 || true
-    if [[ -n $KEEP ]]; then mkdir -p "$KEEP" && cp -r "$WORK/log" "$WORK/conf" "$KEEP/" 2>/dev/null || true; fi
+    if [[ -n $KEEP ]]; then
+        mkdir -p "$KEEP"
+        cp -r "$WORK/log" "$WORK/conf" "$KEEP/" 2>/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -136,7 +146,7 @@ start_bootherd() { # ns name tag
     ip netns exec "$1" env RUST_LOG=warn,bootherd::serve=info "$BIN" serve \
         --config "$WORK/conf/$2.toml" >"$log" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 200); do grep -q "dhcp server listening" "$log" && return 0; sleep 0.05; done
+    for _ in $(seq 200); do grep -qs "dhcp server listening" "$log" && return 0; sleep 0.05; done
     echo "bootherd $2 did not start:" >&2; cat "$log" >&2; exit 1
 }
 start_kea() {
@@ -150,11 +160,7 @@ start_kea() {
 }
 stop_all() {
     local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-        kill -9 "$p" 2>/dev/null || true
-    done
+    for p in "${PIDS[@]}"; do stop_pid "$p" TERM; done
     PIDS=()
 }
 STEP=0
