@@ -84,6 +84,13 @@ impl PgStore {
             .connect_with(options)
             .await?;
         migrator().run(&pool).await?;
+        // A commit is durable only if the server waits for its WAL flush.
+        let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&pool)
+            .await?;
+        if sync == "off" {
+            tracing::warn!("leases: the lease database has synchronous_commit = off: a lease ACKed just before a database crash can be lost; set it to on for bootherd's role or database");
+        }
         Ok(PgStore {
             pool,
             server: server.into(),
