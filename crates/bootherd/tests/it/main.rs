@@ -26,6 +26,7 @@ mod observability;
 mod packaging;
 mod probe;
 mod proxy_lan;
+mod proxy_pair;
 mod proxy_qemu;
 mod pxe_lab;
 mod refusals;
