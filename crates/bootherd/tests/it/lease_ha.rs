@@ -723,3 +723,102 @@ fn bound_to(output: &str) -> Option<Ipv4Addr> {
     let rest = output.split("DHCP client bound to address ").nth(1)?;
     rest.split_whitespace().next()?.parse().ok()
 }
+
+/// Addresses held in `ns`'s server's cache, from its pool gauge.
+fn cached_in_use(lab: &Lab, ns: &str) -> Option<u64> {
+    let out = lab.exec(
+        ns,
+        20,
+        &["curl", "-sS", "--fail", &format!("http://{ADMIN}/metrics")],
+    );
+    assert!(out.success(), "GET /metrics in {ns}: {}", out.describe());
+    out.stdout.lines().find_map(|l| {
+        let rest = l.strip_prefix("bootherd_dhcp_pool_addresses{")?;
+        rest.contains("state=\"in_use\"")
+            .then(|| rest.rsplit(' ').next()?.trim().parse().ok())?
+    })
+}
+
+/// Server B is cut off the LAN (its link down; it keeps running and keeps its
+/// database connection) while A leases a burst of clients, then put back: B saw
+/// none of those requests, yet its cache learns A's leases from the database by
+/// itself (the periodic refresh: its pool gauge counts them within seconds), and
+/// once A is SIGKILLed, B gives new clients only addresses A did not lease.
+#[test]
+fn a_stale_cache_converges_and_never_hands_out_the_others_leases() {
+    let test = "lease_ha::a_stale_cache_converges_and_never_hands_out_the_others_leases";
+    if !need_root(test) || !need_postgres(test) {
+        return;
+    }
+    let pg = Postgres::start();
+    let dir = temp_dir();
+    let lab = Lab::up();
+    let (a, b) = start_pair(&lab, dir.path(), &pg.url());
+    assert_eq!(cached_in_use(&lab, &lab.lan()), Some(0));
+
+    let link = |state: &str| {
+        let out = lab.exec(&lab.lan(), 10, &["ip", "link", "set", "eth0", state]);
+        assert!(
+            out.success(),
+            "ip link set eth0 {state}: {}",
+            out.describe()
+        );
+    };
+    link("down");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let acks = Arc::new(AtomicUsize::new(0));
+    let first: Vec<([u8; 6], Job)> = (0..60).map(|i| (mac_of(i), Job::Dora)).collect();
+    let outcomes = join(burst(
+        &lab,
+        &events,
+        &acks,
+        first.clone(),
+        Duration::from_secs(30),
+    ));
+    link("up");
+    let missed = not_served(&first, &outcomes);
+    assert!(
+        missed.is_empty(),
+        "A alone did not serve: {missed:?}\n{}",
+        a.log_text()
+    );
+
+    let converged = wait_until(Duration::from_secs(15), || {
+        cached_in_use(&lab, &lab.lan()) == Some(60)
+    });
+    assert!(
+        converged,
+        "B's cache holds {:?} addresses in use, not A's 60, 15 s after it was back\n--- B ---\n{}",
+        cached_in_use(&lab, &lab.lan()),
+        b.log_text()
+    );
+
+    kill(Pid::from_raw(a.pid() as i32), Signal::SIGKILL).expect("SIGKILL server A");
+    drop(a);
+    let late: Vec<([u8; 6], Job)> = (100..130).map(|i| (mac_of(i), Job::Dora)).collect();
+    let outcomes = join(burst(
+        &lab,
+        &events,
+        &acks,
+        late.clone(),
+        Duration::from_secs(30),
+    ));
+    let missed = not_served(&late, &outcomes);
+    assert!(
+        missed.is_empty(),
+        "B did not serve new clients: {missed:?}\n{}",
+        b.log_text()
+    );
+    let all: Vec<Event> = events.lock().unwrap().clone();
+    let twice = acked_to_two(&all);
+    assert!(
+        twice.is_empty(),
+        "addresses ACKed to two MACs: {twice:?}\n{}",
+        b.log_text()
+    );
+    let missing = missing_acks(&all, &read_leases(Path::new(&pg.url())));
+    assert!(
+        missing.is_empty(),
+        "ACKed leases missing from the database: {missing:?}"
+    );
+}
