@@ -121,7 +121,11 @@ pub struct StatusArgs {
 
 /// Flags of `bootherd leases`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct LeasesArgs {
+    /// Something to do with the lease database instead of listing it.
+    #[command(subcommand)]
+    pub action: Option<LeasesAction>,
     /// Configuration file whose `dhcp.lease_db` to read.
     #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "db")]
     pub config: Option<PathBuf>,
@@ -134,6 +138,25 @@ pub struct LeasesArgs {
     /// Also list expired, released and declined records.
     #[arg(long)]
     pub all: bool,
+}
+
+/// What `bootherd leases` can do besides listing.
+#[derive(Debug, Subcommand)]
+pub enum LeasesAction {
+    /// Copy every lease of an SQLite lease database into a PostgreSQL one
+    /// (stop the server using the SQLite file first).
+    Migrate(MigrateArgs),
+}
+
+/// Flags of `bootherd leases migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The SQLite lease database to copy.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The PostgreSQL database to copy into (`postgres://...`).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 /// Flags of `bootherd probe`.
@@ -283,6 +306,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn leases(args: &LeasesArgs) -> anyhow::Result<ExitCode> {
+    if let Some(LeasesAction::Migrate(migrate)) = &args.action {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let copied = runtime.block_on(crate::dhcp::server::migrate_leases(
+            &migrate.from,
+            &migrate.to,
+        ))?;
+        println!(
+            "copied {copied} leases from {} to {}",
+            migrate.from.display(),
+            crate::leases::redact(&migrate.to)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let db = match (&args.db, &args.config) {
         (Some(db), _) => db.clone(),
         (None, Some(config)) => Config::load(config)?.dhcp.lease_db,

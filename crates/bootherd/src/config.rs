@@ -101,6 +101,13 @@ impl Default for ServiceConfig {
     }
 }
 
+/// Whether `lease_db` is a PostgreSQL URL rather than an SQLite file.
+pub fn is_lease_db_url(lease_db: &std::path::Path) -> bool {
+    lease_db
+        .to_str()
+        .is_some_and(crate::leases::is_postgres_url)
+}
+
 /// DHCP server settings. It answers only the clients it owns: listed MACs and
 /// vendor classes matching a pattern; everyone else is left to the LAN's server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -108,8 +115,12 @@ impl Default for ServiceConfig {
 pub struct DhcpConfig {
     /// Run the DHCP server (UDP 67, shared with proxyDHCP).
     pub enabled: bool,
-    /// SQLite lease database; relative paths are relative to the config file.
+    /// SQLite lease database (relative paths are relative to the config file),
+    /// or a `postgres://` URL: a PostgreSQL database that several servers share.
     pub lease_db: PathBuf,
+    /// This server's name in a shared lease database's rows; default: the host
+    /// name. Servers sharing one database need distinct names.
+    pub server_name: Option<String>,
     /// MACs bootherd owns, `aa:bb:cc:dd:ee:ff`.
     pub own_macs: Vec<String>,
     /// Vendor classes (option 60) bootherd owns; `*` matches any run of characters.
@@ -138,6 +149,7 @@ impl Default for DhcpConfig {
         DhcpConfig {
             enabled: false,
             lease_db: PathBuf::from("leases.sqlite"),
+            server_name: None,
             own_macs: Vec::new(),
             own_vendor_classes: Vec::new(),
             offer_hold_secs: 60,
@@ -520,7 +532,9 @@ impl Config {
         if let Some(root) = &mut config.http.root {
             *root = base.join(&*root);
         }
-        config.dhcp.lease_db = base.join(&config.dhcp.lease_db);
+        if !is_lease_db_url(&config.dhcp.lease_db) {
+            config.dhcp.lease_db = base.join(&config.dhcp.lease_db);
+        }
         if let Some(file) = &mut config.admin.token_file {
             *file = base.join(&*file);
         }

@@ -197,6 +197,9 @@ fn lease_db_files(db: &Path) -> [PathBuf; 3] {
 /// root, just created them, or an earlier run as root did) to the target user,
 /// then warns about whatever that user still could not write.
 fn give_lease_db(db: &Path, target: &Target) {
+    if crate::config::is_lease_db_url(db) {
+        return;
+    }
     for path in lease_db_files(db) {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
@@ -230,6 +233,9 @@ fn give_lease_db(db: &Path, target: &Target) {
 /// ACLs are not read). `bootherd check` prints these.
 pub fn lease_db_problems(db: &Path, target: &Target) -> Vec<String> {
     let mut problems = Vec::new();
+    if crate::config::is_lease_db_url(db) {
+        return problems;
+    }
     for path in lease_db_files(db) {
         if let Ok(meta) = std::fs::metadata(&path) {
             if meta.uid() != 0 && !may_write(&meta, target, 0o2) {

@@ -166,7 +166,7 @@ pub async fn run(
         }
         if config.dhcp.enabled {
             info!(
-                db = %config.dhcp.lease_db.display(),
+                db = %crate::leases::redact(&config.dhcp.lease_db.to_string_lossy()),
                 "dhcp server listening on {}",
                 list_addrs([dhcp.local_addr()].into_iter())
             );

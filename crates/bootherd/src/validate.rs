@@ -155,6 +155,9 @@ fn checked(config: Config, origin: &Path) -> Result<Checked, ConfigError> {
 /// The lease database can be created or opened: not a directory, in a directory
 /// that exists. (Whether an existing file is a good database, opening it says.)
 fn check_lease_db(db: &Path) -> Result<(), String> {
+    if crate::config::is_lease_db_url(db) {
+        return Ok(());
+    }
     if db.is_dir() {
         return Err(format!("{} is a directory", db.display()));
     }

@@ -69,6 +69,7 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     pool_addresses: Family<PoolLabels, Gauge>,
     events_dropped: Counter,
+    lease_db_up: Gauge,
 }
 
 impl Metrics {
@@ -135,6 +136,13 @@ impl Metrics {
             "DHCP events not recorded: past the events budget per second (a storm)",
             events_dropped.clone(),
         );
+        let lease_db_up = Gauge::default();
+        lease_db_up.set(1);
+        registry.register(
+            "lease_db_up",
+            "1 while the last lease commit succeeded, 0 while the lease database fails",
+            lease_db_up.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -151,7 +159,13 @@ impl Metrics {
             reloads,
             pool_addresses,
             events_dropped,
+            lease_db_up,
         }
+    }
+
+    /// Sets the lease database gauge: up (commits succeed) or down.
+    pub fn set_lease_db_up(&self, up: bool) {
+        self.lease_db_up.set(i64::from(up));
     }
 
     pub(super) fn event_dropped(&self) {

@@ -443,7 +443,7 @@ pub(crate) fn assert_acks_on_disk(
 
 /// Every ACK in `events` is a bound record of that MAC in `leases`; returns the
 /// problems.
-fn missing_acks(events: &[Event], leases: &[LeaseRow]) -> Vec<String> {
+pub(crate) fn missing_acks(events: &[Event], leases: &[LeaseRow]) -> Vec<String> {
     let by_ip: HashMap<Ipv4Addr, &LeaseRow> = leases.iter().map(|l| (l.ip, l)).collect();
     let acked: BTreeSet<([u8; 6], Ipv4Addr)> = events
         .iter()

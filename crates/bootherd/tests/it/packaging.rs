@@ -94,6 +94,7 @@ fn expected_files() -> BTreeMap<String, String> {
         "bootherd-check",
         "bootherd-probe",
         "bootherd-leases",
+        "bootherd-leases-migrate",
         "bootherd-show",
         "bootherd-init",
         "bootherd-import",

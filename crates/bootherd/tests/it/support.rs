@@ -20,6 +20,7 @@ mod files;
 mod gates;
 mod host_package;
 mod lab;
+pub mod postgres;
 mod run;
 mod server;
 pub mod tgtd;

@@ -5,14 +5,45 @@ use std::path::Path;
 use bootherd_proto::client::format_mac;
 use bootherd_proto::dhcp::{self as core};
 
-use crate::leases::{LeaseStore, SqliteStore};
+use crate::leases::{is_postgres_url, redact, LeaseStore, PgStore, SqliteStore};
 
-/// Reads the lease database at `path` (for `bootherd leases`).
+/// Reads the lease database at `path`, an SQLite file or a `postgres://` URL
+/// (for `bootherd leases`).
 pub async fn read_leases(path: &Path) -> anyhow::Result<Vec<core::Lease>> {
-    let store = SqliteStore::open_read_only(path)
+    let shown = redact(&path.to_string_lossy());
+    let opened = match path.to_str().filter(|p| is_postgres_url(p)) {
+        Some(url) => match PgStore::connect(url, "bootherd-leases").await {
+            Ok(store) => store.load().await,
+            Err(e) => Err(e),
+        },
+        None => match SqliteStore::open_read_only(path).await {
+            Ok(store) => store.load().await,
+            Err(e) => Err(e),
+        },
+    };
+    opened.map_err(|e| anyhow::anyhow!("reading lease database {shown}: {e}"))
+}
+
+/// Copies every lease of the SQLite database at `from` into the PostgreSQL
+/// database at `to` (creating its schema if needed), as they are: the site's
+/// servers then start on `to` with every lease the old one granted. Returns how
+/// many were copied. The rows name this host (the default `server_name`) as
+/// their writer. Stop the server on `from` first: leases it grants during the
+/// copy would be left behind.
+pub async fn migrate_leases(from: &Path, to: &str) -> anyhow::Result<usize> {
+    if !is_postgres_url(to) {
+        anyhow::bail!("--to {to:?} is not a postgres:// URL");
+    }
+    let source = SqliteStore::open_read_only(from)
         .await
-        .map_err(|e| anyhow::anyhow!("opening lease database {}: {e}", path.display()))?;
-    Ok(store.load().await?)
+        .map_err(|e| anyhow::anyhow!("opening lease database {}: {e}", from.display()))?;
+    let leases = source.load().await?;
+    // The rows are this host's server's, as if it had written them.
+    let target = PgStore::connect(to, &super::shared::host_name())
+        .await
+        .map_err(|e| anyhow::anyhow!("opening lease database {}: {e}", redact(to)))?;
+    target.import(&leases).await?;
+    Ok(leases.len())
 }
 
 /// Renders leases as an aligned table or a JSON array (for `bootherd leases`).

@@ -4,10 +4,12 @@
 //! and checks new addresses with ICMP echo before offering them.
 //!
 //! The parts: `config.rs` (the configuration, checked), `probes.rs` (address
-//! checks), `leases_command.rs` (`bootherd leases`); this file handles requests.
+//! checks), `shared.rs` (the cache kept true to a lease database that other
+//! servers share), `leases_command.rs` (`bootherd leases`); this file handles
+//! requests.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bootherd_proto::client::format_mac;
@@ -21,13 +23,14 @@ use arc_swap::ArcSwap;
 use crate::config::DhcpConfig;
 use crate::events::{LeaseChange, Via};
 use crate::inventory::Inventory;
-use crate::leases::{GroupCommitter, LeaseStore, SqliteStore};
+use crate::leases::{AnyStore, GroupCommitter, LeaseStore, PgStore};
 use crate::net::{PacketSocket, Received};
 use crate::throttle::Throttle;
 
 mod config;
 mod leases_command;
 mod probes;
+mod shared;
 
 pub use config::*;
 pub use leases_command::*;
@@ -61,6 +64,9 @@ pub struct DhcpServer {
     /// Addresses found free by an ahead-of-time check, and when.
     pub(super) checked_free: Mutex<std::collections::HashMap<Ipv4Addr, std::time::Instant>>,
     pub(super) committer: GroupCommitter,
+    /// The PostgreSQL store when the lease database is shared with other
+    /// servers: the table above is then a cache of it.
+    pub(super) shared: Option<PgStore>,
     pub(super) ping_timeout: Option<Duration>,
     /// Where ICMP checks run; requests themselves may arrive on any thread.
     pub(super) runtime: tokio::runtime::Handle,
@@ -87,29 +93,46 @@ impl DhcpServer {
         http_port: Option<u16>,
     ) -> anyhow::Result<Arc<Self>> {
         let config = server_config(cfg, inventory, http_port)?;
-        let store = SqliteStore::open(&cfg.lease_db).await.map_err(|e| {
-            anyhow::anyhow!("opening lease database {}: {e}", cfg.lease_db.display())
-        })?;
+        let name = cfg.server_name.clone().unwrap_or_else(shared::host_name);
+        let shown = crate::leases::redact(&cfg.lease_db.to_string_lossy());
+        let store = AnyStore::open(&cfg.lease_db, &name)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening lease database {shown}: {e}"))?;
         let stored = store.load().await?;
         info!(
             leases = stored.len(),
-            db = %cfg.lease_db.display(),
+            db = %shown,
             "dhcp: lease database loaded"
         );
         let ping_timeout = cfg
             .ping_check
             .then(|| Duration::from_millis(cfg.ping_timeout_ms));
-        let server = Arc::new(DhcpServer {
-            config: ArcSwap::from_pointee(config),
-            leases: Mutex::new(stored.into_iter().collect()),
-            probing: Mutex::new(Default::default()),
-            checked_free: Mutex::new(Default::default()),
-            committer: GroupCommitter::spawn(store),
-            ping_timeout,
-            runtime: tokio::runtime::Handle::current(),
-            shed: Throttle::default(),
-            unanswered: Mutex::new(Default::default()),
+        let shared = store.shared().cloned();
+        let server = Arc::new_cyclic(|me: &Weak<DhcpServer>| {
+            let committer = GroupCommitter::spawn(store);
+            let me = me.clone();
+            committer.on_refused(Box::new(move |refusals| {
+                if let Some(server) = me.upgrade() {
+                    server.correct(refusals);
+                }
+            }));
+            DhcpServer {
+                config: ArcSwap::from_pointee(config),
+                leases: Mutex::new(stored.into_iter().collect()),
+                probing: Mutex::new(Default::default()),
+                checked_free: Mutex::new(Default::default()),
+                committer,
+                shared,
+                ping_timeout,
+                runtime: tokio::runtime::Handle::current(),
+                shed: Throttle::default(),
+                unanswered: Mutex::new(Default::default()),
+            }
         });
+        if let Some(store) = &server.shared {
+            info!(server = %store.server(), "dhcp: lease database shared; this server's table is a cache of it");
+            tokio::spawn(shared::refresh_loop(Arc::downgrade(&server), store.clone()));
+        }
         // Before answering anyone: a new client's first offer then needs no wait.
         server.precheck().await;
         Ok(server)
@@ -139,22 +162,49 @@ impl DhcpServer {
     /// falls behind, new DISCOVERs are shed first (a client retries; an offer that
     /// arrives seconds late is useless), then every request.
     pub fn handle(self: &Arc<Self>, socket: &Arc<PacketSocket>, packet: &DhcpPacket, rx: Received) {
+        self.handle_cached(socket, packet, rx, false, 0);
+    }
+
+    /// [`DhcpServer::handle`]; `looked_up` once a shared database was asked for
+    /// the client's rows; `attempt` counts the decisions a shared database
+    /// refused already (each refusal corrected the cache; the request is decided
+    /// again, up to [`shared::MAX_ATTEMPTS`] times, so another address is offered
+    /// at once rather than at the client's next retransmission).
+    pub(super) fn handle_cached(
+        self: &Arc<Self>,
+        socket: &Arc<PacketSocket>,
+        packet: &DhcpPacket,
+        rx: Received,
+        looked_up: bool,
+        attempt: u8,
+    ) {
+        if !looked_up && self.look_up_first(socket, packet, rx) {
+            return;
+        }
         let queued = self.committer.queued();
         let discover = packet.message_type() == Some(MessageType::Discover);
         if queued >= SHED_ALL || (discover && queued >= SHED_DISCOVER) {
             self.shed(queued);
             return;
         }
-        let client = bootherd_proto::client::classify(packet);
-        let addr = Some(packet.ciaddr).filter(|a| !a.is_unspecified());
-        crate::events::hub().dhcp_request(Via::Server, &client, addr);
-        if let (Some(MessageType::Release), Some(mac)) = (packet.message_type(), packet.mac()) {
-            crate::events::hub().lease(mac, LeaseChange::Released, packet.ciaddr);
+        if attempt == 0 {
+            let client = bootherd_proto::client::classify(packet);
+            let addr = Some(packet.ciaddr).filter(|a| !a.is_unspecified());
+            crate::events::hub().dhcp_request(Via::Server, &client, addr);
+            if let (Some(MessageType::Release), Some(mac)) = (packet.message_type(), packet.mac()) {
+                crate::events::hub().lease(mac, LeaseChange::Released, packet.ciaddr);
+            }
         }
         let arrival = Arrival { local: rx.local };
         let now = unix_now();
         let mac = packet.mac().unwrap_or_default();
-        let probe = self.decide(socket, &rx, mac, |config, leases| {
+        let retry: Option<Retry> =
+            (self.shared.is_some() && attempt < shared::MAX_ATTEMPTS).then(|| {
+                let (server, socket, packet) = (self.clone(), socket.clone(), packet.clone());
+                Box::new(move || server.handle_cached(&socket, &packet, rx, true, attempt + 1))
+                    as Retry
+            });
+        let probe = self.decide(socket, &rx, mac, retry, |config, leases| {
             core::handle(config, leases, &arrival, packet, now)
         });
         if let Some(probe) = probe {
@@ -208,6 +258,7 @@ impl DhcpServer {
         socket: &Arc<PacketSocket>,
         rx: &Received,
         mac: [u8; 6],
+        retry: Option<Retry>,
         core: impl FnOnce(&ServerConfig, &Leases) -> Outcome,
     ) -> Option<Probe> {
         let config = self.config.load();
@@ -250,9 +301,16 @@ impl DhcpServer {
             }
         } else {
             let then: crate::leases::Then = match reply {
-                Some(reply) => Box::new(move |stored| match stored {
+                Some(reply) => Box::new(move |stored| {
+                    match stored {
                     Ok(()) => reply.send(),
+                    // The cache is corrected by now: decide again.
+                    Err(crate::leases::REFUSED) => match retry {
+                        Some(retry) => retry(),
+                        None => debug!("dhcp: refused by the lease database again; left to the client's retransmission"),
+                    },
                     Err(err) => warn!(%err, "dhcp: lease not stored, so the reply is not sent"),
+                }
                 }),
                 None => Box::new(|stored| {
                     if let Err(err) = stored {
@@ -297,6 +355,9 @@ impl DhcpServer {
         leases.iter().cloned().collect()
     }
 }
+
+/// Decides a request again (after a shared database refused its decision).
+pub(super) type Retry = Box<dyn FnOnce() + Send>;
 
 /// What a decision says in the log, written after the table lock is let go.
 pub(super) enum Said {

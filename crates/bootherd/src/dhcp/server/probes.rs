@@ -37,7 +37,7 @@ impl DhcpServer {
                 _ => {
                     debug!(ip = %probe.ip, "dhcp: address known free");
                     let now = unix_now();
-                    match self.decide(&socket, &rx, probe.mac, |config, leases| {
+                    match self.decide(&socket, &rx, probe.mac, None, |config, leases| {
                         core::probe_result(config, leases, &probe, false, now)
                     }) {
                         Some(next) => {
@@ -86,7 +86,7 @@ impl DhcpServer {
                     .remove(&key);
                 debug!(ip = %probe.ip, in_use, "dhcp: address checked");
                 let now = unix_now();
-                let next = server.decide(&socket, &rx, probe.mac, |config, leases| {
+                let next = server.decide(&socket, &rx, probe.mac, None, |config, leases| {
                     core::probe_result(config, leases, &probe, in_use, now)
                 });
                 if let Some(next) = next {

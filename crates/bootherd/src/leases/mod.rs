@@ -1,6 +1,8 @@
 //! Durable leases: the `LeaseStore` trait, its SQLite implementation (WAL, full sync),
 //! and a group committer that makes many leases durable with one fsync.
 //!
+//! `postgres.rs` holds the PostgreSQL store that several servers share.
+//!
 //! The rule the DHCP service keeps: a lease is on disk before the ACK that grants it
 //! leaves. The committer batches every change queued while the previous commit was
 //! running into one transaction, so durability costs one fsync per batch, not per lease.
@@ -17,7 +19,11 @@ use bootherd_proto::dhcp::{Lease, LeaseChange, LeaseState};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
-use tracing::error;
+use tracing::{error, info};
+
+mod postgres;
+
+pub use postgres::{is_postgres_url, redact, PgStore};
 
 /// Most requests whose changes are written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -46,15 +52,104 @@ pub enum StoreError {
     /// The committer task is gone (shutting down).
     #[error("lease committer stopped")]
     Stopped,
+    /// The schema could not be brought up to date.
+    #[error("lease database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A write the database refused because another server's row holds the
+/// address, and that row (`None` if it went away meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The address.
+    pub ip: Ipv4Addr,
+    /// The row that holds it now.
+    pub holder: Option<Lease>,
 }
 
 /// Where leases live. `apply` is atomic and durable when it returns.
 pub trait LeaseStore: Send + Sync + 'static {
     /// Every stored lease.
     fn load(&self) -> impl Future<Output = Result<Vec<Lease>, StoreError>> + Send;
-    /// Writes `changes` in order, all or none, durably.
-    fn apply(&self, changes: &[LeaseChange])
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `changes` in order, durably: all of them, except the upserts a
+    /// shared store refuses because another server holds the address (returned).
+    fn apply(
+        &self,
+        changes: &[LeaseChange],
+    ) -> impl Future<Output = Result<Vec<Refusal>, StoreError>> + Send;
+}
+
+/// The store `[dhcp] lease_db` names: an SQLite file, or a PostgreSQL database
+/// shared with other servers.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// An SQLite file, this server's alone.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database, possibly shared.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Opens the store `db` names: a `postgres://` URL, else an SQLite path.
+    /// `server` names this bootherd in a shared store's rows.
+    pub async fn open(db: &Path, server: &str) -> Result<Self, StoreError> {
+        match db.to_str().filter(|d| is_postgres_url(d)) {
+            Some(url) => Ok(AnyStore::Postgres(PgStore::connect(url, server).await?)),
+            None => Ok(AnyStore::Sqlite(SqliteStore::open(db).await?)),
+        }
+    }
+
+    /// The PostgreSQL store, if this is one.
+    pub fn shared(&self) -> Option<&PgStore> {
+        match self {
+            AnyStore::Postgres(pg) => Some(pg),
+            AnyStore::Sqlite(_) => None,
+        }
+    }
+}
+
+impl LeaseStore for AnyStore {
+    async fn load(&self) -> Result<Vec<Lease>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.load().await,
+            AnyStore::Postgres(p) => p.load().await,
+        }
+    }
+
+    async fn apply(&self, changes: &[LeaseChange]) -> Result<Vec<Refusal>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.apply(changes).await,
+            AnyStore::Postgres(p) => p.apply(changes, unix_now()).await,
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The final state of each address `changes` touch, once all are applied in
+/// order: the records to write (by address) and the addresses to delete.
+fn final_changes(changes: &[LeaseChange]) -> (Vec<&Lease>, Vec<Ipv4Addr>) {
+    let mut last: HashMap<Ipv4Addr, Option<&Lease>> = HashMap::with_capacity(changes.len());
+    for change in changes {
+        match change {
+            LeaseChange::Upsert(l) => last.insert(l.ip, Some(l)),
+            LeaseChange::Remove(ip) => last.insert(*ip, None),
+        };
+    }
+    let mut upserts: Vec<&Lease> = last.values().filter_map(|l| *l).collect();
+    upserts.sort_by_key(|l| l.ip);
+    let mut removes: Vec<Ipv4Addr> = last
+        .iter()
+        .filter(|(_, l)| l.is_none())
+        .map(|(ip, _)| *ip)
+        .collect();
+    removes.sort();
+    (upserts, removes)
 }
 
 /// SQLite lease store: one file, WAL journal, `synchronous = FULL`. One
@@ -239,26 +334,12 @@ impl LeaseStore for SqliteStore {
     /// Writes the final state of each address the changes touch: one multi-row
     /// upsert (and one multi-row delete, if any) per chunk, in one transaction
     /// when there is more than one statement, else as that statement's own.
-    async fn apply(&self, changes: &[LeaseChange]) -> Result<(), StoreError> {
+    async fn apply(&self, changes: &[LeaseChange]) -> Result<Vec<Refusal>, StoreError> {
         // Only the last change of each address matters once all are applied.
-        let mut last: HashMap<Ipv4Addr, Option<&Lease>> = HashMap::with_capacity(changes.len());
-        for change in changes {
-            match change {
-                LeaseChange::Upsert(l) => last.insert(l.ip, Some(l)),
-                LeaseChange::Remove(ip) => last.insert(*ip, None),
-            };
-        }
-        let mut upserts: Vec<&Lease> = last.values().filter_map(|l| *l).collect();
-        upserts.sort_by_key(|l| l.ip);
-        let mut removes: Vec<Ipv4Addr> = last
-            .iter()
-            .filter(|(_, l)| l.is_none())
-            .map(|(ip, _)| *ip)
-            .collect();
-        removes.sort();
+        let (upserts, removes) = final_changes(changes);
         let statements = upserts.len().div_ceil(MAX_ROWS) + removes.len().div_ceil(MAX_ROWS);
         if statements == 0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut conn = self.conn.lock().await;
         if statements > 1 {
@@ -268,7 +349,7 @@ impl LeaseStore for SqliteStore {
         } else {
             write_rows(&mut conn, &upserts, &removes).await?;
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }
 
@@ -285,11 +366,16 @@ struct Ticket {
     done: Done,
 }
 
+/// Told the refusals of each commit, before the tickets that wanted those
+/// addresses hear they failed (the DHCP server corrects its cache with it).
+pub type OnRefused = Box<dyn Fn(&[Refusal]) + Send + Sync>;
+
 /// Funnels lease changes from many requests into batched, durable commits.
 #[derive(Clone)]
 pub struct GroupCommitter {
     tx: mpsc::UnboundedSender<Ticket>,
     queued: Arc<AtomicUsize>,
+    on_refused: Arc<std::sync::OnceLock<OnRefused>>,
 }
 
 impl std::fmt::Debug for GroupCommitter {
@@ -305,8 +391,19 @@ impl GroupCommitter {
     pub fn spawn<S: LeaseStore>(store: S) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(commit_loop(store, rx, queued.clone()));
-        GroupCommitter { tx, queued }
+        let on_refused = Arc::new(std::sync::OnceLock::new());
+        tokio::spawn(commit_loop(store, rx, queued.clone(), on_refused.clone()));
+        GroupCommitter {
+            tx,
+            queued,
+            on_refused,
+        }
+    }
+
+    /// Calls `hook` with the refusals of every later commit that has some (once
+    /// set, it stays).
+    pub fn on_refused(&self, hook: OnRefused) {
+        let _ = self.on_refused.set(hook);
     }
 
     /// Queues `changes` (in order, after everything queued before) and returns a
@@ -377,29 +474,65 @@ impl std::future::IntoFuture for Durable {
     }
 }
 
+/// What a ticket whose address the database refused hears.
+pub const REFUSED: &str = "address held by another server in the lease database";
+
 async fn commit_loop<S: LeaseStore>(
     store: S,
     mut rx: mpsc::UnboundedReceiver<Ticket>,
     queued: Arc<AtomicUsize>,
+    on_refused: Arc<std::sync::OnceLock<OnRefused>>,
 ) {
     let mut batch: Vec<Ticket> = Vec::new();
     let mut changes: Vec<LeaseChange> = Vec::new();
+    // Where each ticket's changes sit in `changes`.
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut up = true;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         for ticket in &mut batch {
+            let start = changes.len();
             changes.append(&mut ticket.changes);
+            spans.push(start..changes.len());
         }
         let result = store.apply(&changes).await.map_err(|e| e.to_string());
-        if let Err(err) = &result {
-            error!(%err, leases = changes.len(), "leases: commit failed; the replies that needed it are not sent");
+        match &result {
+            Err(err) => {
+                if up {
+                    error!(%err, "leases: lease database unreachable or failing; no offer or ack leaves until it is back");
+                }
+                error!(%err, leases = changes.len(), "leases: commit failed; the replies that needed it are not sent");
+            }
+            Ok(_) if !up => info!("leases: lease database back; commits resume"),
+            Ok(_) => {}
+        }
+        if up != result.is_ok() {
+            up = result.is_ok();
+            crate::events::hub().metrics().set_lease_db_up(up);
+        }
+        let refused: std::collections::HashSet<Ipv4Addr> = match &result {
+            Ok(refusals) if !refusals.is_empty() => {
+                if let Some(hook) = on_refused.get() {
+                    hook(refusals);
+                }
+                refusals.iter().map(|r| r.ip).collect()
+            }
+            _ => Default::default(),
+        };
+        let count = batch.len();
+        for (ticket, span) in batch.drain(..).zip(spans.drain(..)) {
+            let lost = !refused.is_empty()
+                && changes[span].iter().any(|c| match c {
+                    LeaseChange::Upsert(l) => refused.contains(&l.ip),
+                    LeaseChange::Remove(_) => false,
+                });
+            let outcome = match &result {
+                Err(err) => Err(err.as_str()),
+                Ok(_) if lost => Err(REFUSED),
+                Ok(_) => Ok(()),
+            };
+            finish(ticket.done, outcome);
         }
         changes.clear();
-        let count = batch.len();
-        for ticket in batch.drain(..) {
-            finish(
-                ticket.done,
-                result.as_ref().map(|_| ()).map_err(String::as_str),
-            );
-        }
         queued.fetch_sub(count, Ordering::Relaxed);
     }
 }
@@ -524,10 +657,10 @@ mod tests {
         async fn load(&self) -> Result<Vec<Lease>, StoreError> {
             Ok(Vec::new())
         }
-        async fn apply(&self, changes: &[LeaseChange]) -> Result<(), StoreError> {
+        async fn apply(&self, changes: &[LeaseChange]) -> Result<Vec<Refusal>, StoreError> {
             self.0.acquire().await.unwrap().forget();
             self.1.lock().unwrap().push(changes.len());
-            Ok(())
+            Ok(Vec::new())
         }
     }
 
