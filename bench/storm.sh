@@ -315,14 +315,14 @@ done
 echo
 echo "# Boot storm: time until the last board has its last file (median of $REPS)"
 echo "# machine: $(nproc) CPUs, kernel $(uname -r); pinned: $([[ ${#SRV_TASKSET[@]} -gt 0 ]] && echo yes || echo no); busy starts: $BUSY_WAITS"
-printf '%-6s %-9s %8s %8s %8s %7s %9s %9s %8s %10s %10s\n' boards server last_s p50_s p99_s failed cl_resend sv_resend dhcp_rs cpu_s rss_kb
+printf '%-6s %-9s %8s %8s %8s %7s %9s %9s %8s %10s %10s %10s\n' boards server last_s p50_s p99_s failed cl_resend sv_resend dhcp_rs srv_cpu_s srv_rss_kb cli_cpu_s
 for n in $SCALES; do
     for srv in $SERVERS; do
         vals=()
-        for f in last_board_s p50_s p99_s failed client_resends server_resends dhcp_resends server_cpu_s server_rss_peak_kb; do
+        for f in last_board_s p50_s p99_s failed client_resends server_resends dhcp_resends server_cpu_s server_rss_peak_kb client_cpu_s; do
             vals+=("$(for rep in $(seq 1 "$REPS"); do field "$srv,$n,$rep" "$f"; done | median)")
         done
-        printf '%-6s %-9s %8s %8s %8s %7s %9s %9s %8s %10s %10s\n' "$n" "$srv" "${vals[@]}"
+        printf '%-6s %-9s %8s %8s %8s %7s %9s %9s %8s %10s %10s %10s\n' "$n" "$srv" "${vals[@]}"
     done
     if [[ " $SERVERS " == *" bootherd "* && " $SERVERS " == *" dnsmasq "* ]]; then
         b=$(for rep in $(seq 1 "$REPS"); do field "bootherd,$n,$rep" last_board_s; done | median)

@@ -175,6 +175,7 @@ fn main() -> ExitCode {
 
     let pids = cli.server_pid.clone();
     let cpu_before: f64 = pids.iter().filter_map(|&p| usage::cpu_seconds(p)).sum();
+    let own_before = usage::cpu_seconds(std::process::id()).unwrap_or(0.0);
     let mut rss_peak: u64 = 0;
     let start = Instant::now();
     start_at.set(start).expect("set once");
@@ -191,6 +192,7 @@ fn main() -> ExitCode {
     }
     let wall = start.elapsed();
     let cpu_after: f64 = pids.iter().filter_map(|&p| usage::cpu_seconds(p)).sum();
+    let own_cpu = usage::cpu_seconds(std::process::id()).unwrap_or(0.0) - own_before;
     stop.store(true, Ordering::Relaxed);
 
     let unfinished = boards as usize - outcomes.len();
@@ -240,7 +242,7 @@ fn main() -> ExitCode {
         "boards={boards} pis={} uboots={} uefis={} booted={} failed={failed} \
          last_board_s={last:.3} p50_s={:.3} p99_s={:.3} wall_s={:.3} files={} bytes={bytes} \
          mb_per_s={:.1} client_resends={} server_resends={} dhcp_resends={} \
-         server_cpu_s={} server_rss_peak_kb={}",
+         server_cpu_s={} server_rss_peak_kb={} client_cpu_s={own_cpu:.2}",
         cli.pis,
         cli.uboots,
         cli.uefis,

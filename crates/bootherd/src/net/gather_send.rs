@@ -1,4 +1,5 @@
-//! Many datagrams to a connected UDP socket in one system call (`sendmmsg`), each
+//! Many datagrams to a connected UDP socket in one system call (`sendmmsg`; a lone
+//! one with `sendmsg`), each
 //! gathered from two slices (a header and a payload), so that a TFTP window goes
 //! out without a copy of its file data into per-packet buffers.
 
@@ -12,6 +13,9 @@ const MAX_BATCH: usize = 1024;
 /// `socket`, with as few `sendmmsg` calls as the kernel allows. Returns once every
 /// datagram is sent, or with the error that stopped the rest.
 pub fn send_gathered(socket: &std::net::UdpSocket, datagrams: &[(&[u8], &[u8])]) -> io::Result<()> {
+    if let [(header, payload)] = datagrams {
+        return send_one(socket, header, payload);
+    }
     let mut iovecs: Vec<libc::iovec> = Vec::with_capacity(2 * datagrams.len().min(MAX_BATCH));
     let mut headers: Vec<libc::mmsghdr> = Vec::with_capacity(datagrams.len().min(MAX_BATCH));
     for chunk in datagrams.chunks(MAX_BATCH) {
@@ -66,6 +70,37 @@ pub fn send_gathered(socket: &std::net::UdpSocket, datagrams: &[(&[u8], &[u8])])
     Ok(())
 }
 
+/// One datagram with `sendmsg`, its two parts described on the stack: the
+/// lock-step path, which sends a datagram per block, allocates nothing.
+fn send_one(socket: &std::net::UdpSocket, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    let mut iovecs = [
+        libc::iovec {
+            iov_base: header.as_ptr() as *mut libc::c_void,
+            iov_len: header.len(),
+        },
+        libc::iovec {
+            iov_base: payload.as_ptr() as *mut libc::c_void,
+            iov_len: payload.len(),
+        },
+    ];
+    // SAFETY: an all-zero msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iovecs.as_mut_ptr();
+    msg.msg_iovlen = 2;
+    loop {
+        // SAFETY: msg points at two iovecs on this stack frame, which point at the
+        // caller's slices; the socket is connected, so no address is needed.
+        let rc = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, 0) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,8 +120,10 @@ mod tests {
             (&heads[2], &data[2500..2500]),
         ];
         send_gathered(&tx, &datagrams).unwrap();
+        // A lone datagram takes the sendmsg path.
+        send_gathered(&tx, &datagrams[1..2]).unwrap();
         let mut buf = [0u8; 2048];
-        for (head, payload) in &datagrams {
+        for (head, payload) in datagrams.iter().chain(&datagrams[1..2]) {
             let n = rx.recv(&mut buf).unwrap();
             assert_eq!(&buf[..4], *head);
             assert_eq!(&buf[4..n], *payload);
