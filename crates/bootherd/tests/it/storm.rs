@@ -108,7 +108,7 @@ lease_secs = 3600
 fn storm_boots_every_board_with_every_file_intact() {
     if !need_lab(
         "storm_boots_every_board_with_every_file_intact",
-        &["dnsmasq", "cargo"],
+        &["dnsmasq"],
     ) {
         return;
     }
