@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# TFTP benchmark: bootherd against tftpd-hpa and dnsmasq, all inside two network
+# TFTP benchmark: bootherd against tftpd-hpa, dnsmasq and atftpd, all inside two network
 # namespaces this script makes itself (server 10.99.0.1, client 10.99.0.2, one veth
 # pair, MTU 1500). Nothing is created in the root namespace; everything it starts or
 # writes is removed on exit, on failure and on Ctrl-C.
 #
-# Usage: bench/tftp.sh [--quick] [--no-pin] [--servers "bootherd tftpd-hpa dnsmasq"] [--clients N]
+# Usage: bench/tftp.sh [--quick] [--no-pin] [--servers "bootherd tftpd-hpa dnsmasq atftpd"] [--clients N]
 #   --quick      one repetition per measurement instead of three (median of 3)
 #   --no-pin     let the scheduler place server and clients (default: server on CPU 0,
 #                clients on CPU 1, as two hosts would be; lock-step numbers depend on it)
-#   --servers    which servers to run (default: all three)
+#   --servers    which servers to run (default: all four)
 #   --clients    concurrent clients in the concurrency test (default 50)
 #   --only WHAT  run only "throughput" or only "concurrency"
 #   --no-build   do not run cargo build (use target/release/bootherd as it is)
@@ -22,7 +22,9 @@
 # Exit status: 0 when every transfer succeeded with the right bytes, 3 when one did
 # not (the tables still print, with FAIL), 1 on a setup error, 2 on bad arguments.
 # Needs root (network namespaces, port 69). Installs what is missing with apt-get:
-# tftpd-hpa, dnsmasq-base, atftp, curl, busybox, iproute2.
+# tftpd-hpa, dnsmasq-base, atftp, curl, busybox, iproute2. atftpd is not installed
+# (its package replaces tftpd-hpa's /usr/sbin/in.tftpd): `apt-get download atftpd`
+# fetches the .deb and its binary is unpacked into the run's temporary directory.
 # See bench/README.md and docs/BENCHMARKS.md.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -31,7 +33,7 @@ LOG_TAG=bench
 
 # ---------------------------------------------------------------- settings
 REPS=3
-SERVERS="bootherd tftpd-hpa dnsmasq"
+SERVERS="bootherd tftpd-hpa dnsmasq atftpd"
 NCLIENTS=50
 BUILD=1
 PIN=1
@@ -70,7 +72,7 @@ done
     || { echo "tftp.sh: --clients must be 1..500" >&2; exit 2; }
 case $ONLY in ""|throughput|concurrency) ;; *) echo "tftp.sh: --only throughput|concurrency" >&2; exit 2 ;; esac
 for s in $SERVERS; do
-    case $s in bootherd|tftpd-hpa|dnsmasq) ;; *) echo "tftp.sh: unknown server '$s'" >&2; exit 2 ;; esac
+    case $s in bootherd|tftpd-hpa|dnsmasq|atftpd) ;; *) echo "tftp.sh: unknown server '$s'" >&2; exit 2 ;; esac
 done
 
 # Pinning: the server on CPU 0, every client on CPU 1. Unpinned, lock-step TFTP swings
@@ -174,6 +176,13 @@ start_server() {
                 --conf-file=/dev/null --pid-file="$DATA/log/dnsmasq.pid" \
                 --tftp-max=200 --quiet-tftp --log-facility=- >>"$logf" 2>&1 &
             ;;
+        atftpd)
+            # Standalone, in the foreground; one thread per transfer; grants windowsize
+            # (RFC 7440) and blksize up to 65464.
+            ip netns exec "$NS_S" "${SRV_TASKSET[@]}" "$ATFTPD" --daemon --no-fork \
+                --user root --group root --port 69 --bind-address "$SRV_ADDR" --maxthread 200 \
+                --logfile - --verbose=1 "$DATA/root" >>"$logf" 2>&1 &
+            ;;
     esac
     SERVER_PID=$!
     local i
@@ -186,7 +195,7 @@ start_server() {
                 local comm
                 comm=$(cat "/proc/$SERVER_PID/comm" 2>/dev/null || true)
                 case $name:$comm in
-                    bootherd:bootherd | tftpd-hpa:in.tftpd | dnsmasq:dnsmasq) ;;
+                    bootherd:bootherd | tftpd-hpa:in.tftpd | dnsmasq:dnsmasq | atftpd:atftpd) ;;
                     *) die "pid $SERVER_PID is '$comm', not $name" ;;
                 esac
                 sleep 0.2   # let it settle before measuring idle memory
@@ -494,7 +503,7 @@ ratio() {
 unsupported() {
     local srv=$1 id=$2
     case $id in
-        w8|w64) [[ $srv != bootherd ]] && echo 1 || echo 0 ;;
+        w8|w64) [[ $srv != bootherd && $srv != atftpd ]] && echo 1 || echo 0 ;;
         *) echo 0 ;;
     esac
 }
@@ -515,24 +524,26 @@ report_header() {
 }
 
 report_throughput() {
-    local row id label client opts b t d
+    local row id label client opts b t d a
     echo
     echo "Throughput: ${BIG_MIB} MiB file, MB/s (10^6 bytes/s), median of $REPS run(s), client atftp 0.8 unless"
     echo "named; every fetch verified by SHA-256"
     echo
-    printf '%-32s %10s %10s %10s %10s %10s\n' "setting" "bootherd" "tftpd-hpa" "dnsmasq" "b/tftpd" "b/dnsmasq"
-    printf '%-32s %10s %10s %10s %10s %10s\n' "--------------------------------" "--------" "---------" "-------" "-------" "---------"
+    printf '%-32s %10s %10s %10s %10s %10s %10s %10s\n' "setting" "bootherd" "tftpd-hpa" "dnsmasq" "atftpd" "b/tftpd" "b/dnsmasq" "b/atftpd"
+    printf '%-32s %10s %10s %10s %10s %10s %10s %10s\n' "--------------------------------" "--------" "---------" "-------" "------" "-------" "---------" "--------"
     for row in "${ROWS[@]}"; do
         IFS='|' read -r id label client opts <<<"$row"
         b=$(has bootherd && fmt_cell "${MBPS[bootherd,$id]:-}" 0 || echo -)
         t=$(has tftpd-hpa && fmt_cell "${MBPS[tftpd-hpa,$id]:-}" "$(unsupported tftpd-hpa "$id")" || echo -)
         d=$(has dnsmasq && fmt_cell "${MBPS[dnsmasq,$id]:-}" "$(unsupported dnsmasq "$id")" || echo -)
-        local rt rd
+        a=$(has atftpd && fmt_cell "${MBPS[atftpd,$id]:-}" "$(unsupported atftpd "$id")" || echo -)
+        local rt rd ra
         rt=$(ratio "${MBPS[bootherd,$id]:-}" "${MBPS[tftpd-hpa,$id]:-}")
         rd=$(ratio "${MBPS[bootherd,$id]:-}" "${MBPS[dnsmasq,$id]:-}")
         [[ $rt != n/a && $(unsupported tftpd-hpa "$id") == 1 ]] && rt="$rt*"
         [[ $rd != n/a && $(unsupported dnsmasq "$id") == 1 ]] && rd="$rd*"
-        printf '%-32s %10s %10s %10s %10s %10s\n' "$label" "$b" "$t" "$d" "$rt" "$rd"
+        ra=$(ratio "${MBPS[bootherd,$id]:-}" "${MBPS[atftpd,$id]:-}")
+        printf '%-32s %10s %10s %10s %10s %10s %10s %10s\n' "$label" "$b" "$t" "$d" "$a" "$rt" "$rd" "$ra"
     done
     echo
     echo "every run, MB/s:"
@@ -622,6 +633,17 @@ report_concurrency() {
 
 # ---------------------------------------------------------------- main
 bench_prepare 24 "$(tmp_base)"
+ATFTPD=""
+if has atftpd; then
+    # Unpacked, not installed: Debian's atftpd package takes over tftpd-hpa's
+    # /usr/sbin/in.tftpd. No daemon, no file outside $DATA.
+    mkdir -p "$DATA/atftpd"
+    (cd "$DATA/atftpd" && timeout 300 apt-get download -q atftpd >/dev/null 2>&1) \
+        || die "apt-get download atftpd failed (drop it with --servers)"
+    dpkg-deb -x "$DATA"/atftpd/atftpd_*.deb "$DATA/atftpd/root"
+    ATFTPD=$DATA/atftpd/root/usr/sbin/atftpd
+    [[ -x $ATFTPD ]] || die "no atftpd in the downloaded package"
+fi
 log "namespaces $NS_S ($SRV_ADDR) and $NS_C ($CLI_ADDR); $REPS repetition(s); servers: $SERVERS"
 
 if [[ $ONLY != concurrency ]]; then

@@ -34,6 +34,7 @@ mod pxe_lab;
 mod refusals;
 mod rpi3_delay;
 mod secure_boot;
+mod storm;
 mod support;
 mod syscall_filter;
 mod systemd_notify;
