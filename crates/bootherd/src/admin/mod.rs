@@ -3,7 +3,8 @@
 //! with axum. Off loopback, every request needs `Authorization: Bearer <token>`;
 //! without it the answer is 401 and nothing else.
 //!
-//! Parts: `api.rs` (the JSON views), `status.rs` (`bootherd status`, a client of
+//! Parts: `api.rs` (the JSON views), `live.rs` (the events as Server-Sent
+//! Events), `status.rs` (`bootherd status`, a client of
 //! the API).
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use crate::config::AdminConfig;
 use crate::dhcp::server::DhcpServer;
 
 mod api;
+mod live;
 mod status;
 
 pub use status::*;
@@ -93,6 +95,7 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/api/v1/machines/{id}", get(api::machine))
         .route("/api/v1/unknown", get(api::unknown))
         .route("/api/v1/leases", get(api::leases))
+        .route("/api/v1/events", get(live::events))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
