@@ -5,7 +5,7 @@
 //!
 //! Parts: `api.rs` (the JSON views), `live.rs` (the events as Server-Sent
 //! Events), `status.rs` (`bootherd status`, a client of
-//! the API).
+//! the API), `watch.rs` (`bootherd watch`, a client of the event stream).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +26,10 @@ use crate::dhcp::server::DhcpServer;
 mod api;
 mod live;
 mod status;
+mod watch;
 
 pub use status::*;
+pub use watch::*;
 
 /// What the handlers read besides the event hub.
 #[derive(Clone)]

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::dhcp_lab::owned_dhcp_section;
 use crate::support::{
-    need_lab, pseudo_random_bytes, temp_dir, wait_until, write_file, Dnsmasq, Lab, RunOutput,
+    need_lab, pseudo_random_bytes, temp_dir, wait_until, write_file, Bg, Dnsmasq, Lab, RunOutput,
     Server, BOOTHERD,
 };
 
@@ -167,6 +167,22 @@ fn each_boot_is_on_its_machines_timeline_and_the_api_metrics_and_status_show_it(
     assert_eq!(fleet.as_array().map(Vec::len), Some(2), "{fleet}");
     assert_eq!(fleet[0]["stage"]["stage"], "never_seen", "{fleet}");
 
+    // watch: the Pi's boot step by step, as it happens.
+    let mut watch = Bg::spawn(
+        &lab.srv(),
+        120,
+        &[BOOTHERD, "watch", "pi-known", "--admin", ADMIN],
+        dir.path(),
+        "watch",
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || watch
+            .stderr_text()
+            .contains("watching pi-known")),
+        "{}",
+        watch.describe()
+    );
+
     let pi = probe(
         &lab,
         &[
@@ -203,6 +219,51 @@ fn each_boot_is_on_its_machines_timeline_and_the_api_metrics_and_status_show_it(
             "--timeout",
             "4",
         ],
+    );
+
+    // watch printed the Pi's boot, one line per event, and nothing of the others.
+    let kernel_line = format!("pi-known  TFTP served {PI_SERIAL}/kernel8.img (130002 bytes");
+    assert!(
+        wait_until(Duration::from_secs(10), || watch
+            .stdout_text()
+            .contains(&kernel_line)),
+        "{}",
+        watch.describe()
+    );
+    let watched = watch.stdout_text();
+    for line in [
+        "pi-known  DHCP DISCOVER from Raspberry Pi 4 EEPROM (proxy), serial e1ffda08".to_owned(),
+        "pi-known  DHCP offer (proxy): ".to_owned(),
+        format!("pi-known  TFTP asks for {PI_SERIAL}/start4.elf"),
+        format!("pi-known  TFTP served {PI_SERIAL}/start4.elf (204800 bytes"),
+    ] {
+        assert!(watched.contains(&line), "no {line:?} in\n{watched}");
+    }
+    assert!(
+        watched.lines().all(|l| l.contains("  pi-known  ")),
+        "{watched}"
+    );
+    // Ctrl-C ends it cleanly.
+    watch.interrupt();
+    let status = watch.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?} {}",
+        watch.describe()
+    );
+    // A server that is not there is a clear error.
+    let nobody = lab.exec(
+        &lab.srv(),
+        20,
+        &[BOOTHERD, "watch", "--admin", "127.0.0.1:1"],
+    );
+    assert!(
+        !nobody.status.success()
+            && nobody
+                .stderr
+                .contains("connecting to the admin listener at 127.0.0.1:1"),
+        "{}",
+        nobody.describe()
     );
 
     // The Pi's fetches are on its own timeline, from the DHCP answer to the kernel.
@@ -511,5 +572,19 @@ fn off_loopback_the_admin_listener_wants_its_token() {
         !status.status.success() && status.stderr.contains("401"),
         "{}",
         status.describe()
+    );
+    // watch too: without the token, a clear 401 and an exit.
+    let watch = lab.exec(
+        &lab.cli(),
+        20,
+        &[BOOTHERD, "watch", "--admin", "10.99.0.1:9070"],
+    );
+    assert!(
+        !watch.status.success()
+            && watch
+                .stderr
+                .contains("401: the admin listener wants a token"),
+        "{}",
+        watch.describe()
     );
 }

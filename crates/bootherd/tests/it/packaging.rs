@@ -98,6 +98,7 @@ fn expected_files() -> BTreeMap<String, String> {
         "bootherd-init",
         "bootherd-import",
         "bootherd-status",
+        "bootherd-watch",
     ] {
         data.push(format!("usr/share/man/man1/{page}.1.gz"));
     }
