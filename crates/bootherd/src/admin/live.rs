@@ -103,11 +103,49 @@ pub(crate) async fn events(Query(query): Query<EventsQuery>) -> Response {
         .into_response()
 }
 
-/// The event's JSON with the inventory's name for its machine.
+/// The event's JSON with, when it belongs to a machine, `machine` (the
+/// inventory's name for it, when listed) and `stage`/`stage_text`: the machine's
+/// stage right after this event (a stream's reader sees each step, however far
+/// the machine got since).
 pub(crate) fn event_json(event: &Arc<Event>) -> serde_json::Value {
     let mut json = serde_json::to_value(&**event).unwrap_or_default();
-    if let (Some(name), Some(object)) = (machine_name(event), json.as_object_mut()) {
-        object.insert("machine".into(), name.into());
+    let Some(mac) = event.mac else {
+        return json;
+    };
+    let hub = events::hub();
+    let inventory = hub.inventory();
+    let store = hub.store();
+    let log = store.get(&mac);
+    let machine = inventory.by_mac(&mac.0).or_else(|| {
+        let serial = log?.identity.rpi_serial.as_deref()?;
+        inventory.by_serial(serial)
+    });
+    let Some(object) = json.as_object_mut() else {
+        return json;
+    };
+    if let Some(machine) = machine {
+        object.insert("machine".into(), machine.name.clone().into());
+    }
+    if let Some(log) = log {
+        let upto = log
+            .events
+            .iter()
+            .position(|e| Arc::ptr_eq(e, event))
+            .map_or(log.events.len(), |i| i + 1);
+        let kernels: Vec<&str> = machine
+            .and_then(|m| inventory.profile_of(m).kernel.as_deref())
+            .into_iter()
+            .collect();
+        let stage = events::stage(
+            log.events.iter().take(upto).map(|e| &**e),
+            &kernels,
+            event.at_ms,
+        );
+        object.insert("stage_text".into(), stage.describe().into());
+        object.insert(
+            "stage".into(),
+            serde_json::to_value(&stage).unwrap_or_default(),
+        );
     }
     json
 }
@@ -122,18 +160,4 @@ fn dropped(missed: u64) -> SseEvent {
         "reason": "this client read too slowly; the server went on without it",
     });
     SseEvent::default().event("dropped").data(json.to_string())
-}
-
-/// The inventory's name for the event's machine: by MAC, else by the Pi serial
-/// the MAC was seen with.
-fn machine_name(event: &Event) -> Option<String> {
-    let mac = event.mac?;
-    let hub = events::hub();
-    let inventory = hub.inventory();
-    if let Some(machine) = inventory.by_mac(&mac.0) {
-        return Some(machine.name.clone());
-    }
-    let store = hub.store();
-    let serial = store.get(&mac)?.identity.rpi_serial.as_deref()?;
-    inventory.by_serial(serial).map(|m| m.name.clone())
 }

@@ -199,3 +199,140 @@ async fn a_slow_reader_of_the_stream_loses_events_and_is_told_without_slowing_re
     // Then the stream goes on with the newest events.
     assert!(text.contains("\"kind\":\"lease\""), "{text}");
 }
+
+async fn get_with(
+    state: AdminState,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> axum::response::Response {
+    let mut request = Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    router(state)
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_passes_the_token_once_in_the_address_and_then_by_cookie() {
+    let secret = Some("s3cret; =token");
+    let response = get_with(state(secret), "/?token=s3cret%3B%20%3Dtoken", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "./");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    for path in ["/", "/page.js", "/api/v1/machines", "/api/v1/events"] {
+        let response = get_with(state(secret), path, &[("cookie", &format!("a=b; {pair}"))]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    // A wrong token in the address or the cookie, or none: 401 and nothing else.
+    for (path, headers) in [
+        ("/?token=wrong", vec![]),
+        ("/", vec![("cookie", "bootherd_admin_token=wrong")]),
+        ("/", vec![]),
+        ("/page.js", vec![]),
+    ] {
+        let response = get_with(state(secret), path, &headers).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} {headers:?}"
+        );
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"a bearer token is required\n");
+    }
+    // The bearer header works for the page too.
+    let response = get_with(
+        state(secret),
+        "/",
+        &[("authorization", "Bearer s3cret; =token")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_page_escapes_what_came_off_the_wire_and_allows_no_outside_resource() {
+    use crate::events::{hub, now_ms, Event, Via, What};
+    let mac = Mac([0x02, 0xee, 0x5e, 0, 0, 4]);
+    let hostile = "<script>alert(\"x\")</script>' onmouseover=";
+    let request = What::DhcpRequest {
+        via: Via::Proxy,
+        message: "DISCOVER",
+        client: "U-Boot",
+        arch: None,
+        vendor_class: Some(hostile.to_owned()),
+        rpi_serial: None,
+        rpi_model: None,
+        relay: None,
+    };
+    {
+        let mut store = hub().store();
+        store.seen_dhcp(mac, None, &request, now_ms());
+        store.push(Event {
+            at_ms: now_ms(),
+            mac: Some(mac),
+            addr: None,
+            what: request,
+        });
+        store.push(Event {
+            at_ms: now_ms(),
+            mac: Some(mac),
+            addr: None,
+            what: What::FileRequested {
+                protocol: crate::events::Protocol::Tftp,
+                path: "<img src=x onerror=alert(1)>".into(),
+            },
+        });
+    }
+    let (status, html) = get(state(None), "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&mac.to_string()),
+        "the unknown client is listed"
+    );
+    assert!(
+        !html.contains("<script>alert") && !html.contains("<img"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;&#x2f;script&gt;&#x27; onmouseover="),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    // Its script and style are the listener's own; the policy allows nothing else.
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    let response = open(state(None), "/", None).await;
+    let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        policy.starts_with("default-src 'none'; script-src 'self';"),
+        "{policy}"
+    );
+    let (status, script) = get(state(None), "/page.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(script.contains("new EventSource(\"api/v1/events\")"));
+    assert!(
+        !script.contains("innerHTML"),
+        "page.js puts text, never HTML"
+    );
+}
