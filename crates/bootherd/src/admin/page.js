@@ -93,7 +93,7 @@
     cell(tr, (u.client || "") + (u.rpi_model ? " (" + u.rpi_model + ")" : ""));
     cell(tr, u.rpi_serial);
     cell(tr, u.arch);
-    cell(tr, u.vendor_class);
+    cell(tr, u.vendor_class, "wire");
     cell(tr, (u.asked || []).join(", "), "asked");
     cell(tr, u.stage_text, "stage");
     seenCell(tr, u.last_seen_ms);

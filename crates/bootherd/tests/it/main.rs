@@ -29,6 +29,7 @@ mod proxy_qemu;
 mod pxe_lab;
 mod refusals;
 mod rpi3_delay;
+mod status_page;
 mod support;
 mod syscall_filter;
 mod systemd_notify;

@@ -19,14 +19,14 @@ use crate::support::{
     Server, BOOTHERD,
 };
 
-const PI_MAC: &str = "dc:a6:32:aa:bb:01";
-const PI_SERIAL: &str = "e1ffda08";
-const UNKNOWN_PI_MAC: &str = "dc:a6:32:cc:dd:02";
-const UNKNOWN_PI_SERIAL: &str = "0badc0de";
-const BOARD_MAC: &str = "52:54:00:99:00:a1";
-const ADMIN: &str = "127.0.0.1:9069";
+pub(crate) const PI_MAC: &str = "dc:a6:32:aa:bb:01";
+pub(crate) const PI_SERIAL: &str = "e1ffda08";
+pub(crate) const UNKNOWN_PI_MAC: &str = "dc:a6:32:cc:dd:02";
+pub(crate) const UNKNOWN_PI_SERIAL: &str = "0badc0de";
+pub(crate) const BOARD_MAC: &str = "52:54:00:99:00:a1";
+pub(crate) const ADMIN: &str = "127.0.0.1:9069";
 
-fn config_text(root: &Path, db: &Path, extra: &str) -> String {
+pub(crate) fn config_text(root: &Path, db: &Path, extra: &str) -> String {
     format!(
         r#"[tftp]
 root = {root:?}
@@ -69,7 +69,7 @@ profile = "rock"
 }
 
 /// The shared Pi 4 firmware at the root, the board's kernel in its folder.
-fn make_tree(root: &Path) {
+pub(crate) fn make_tree(root: &Path) {
     for (i, (name, len)) in [
         ("start4.elf", 200 * 1024),
         ("fixup4.dat", 5_446),
@@ -106,7 +106,7 @@ fn api(lab: &Lab, path: &str) -> Value {
         .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", out.stdout))
 }
 
-fn probe(lab: &Lab, args: &[&str]) -> RunOutput {
+pub(crate) fn probe(lab: &Lab, args: &[&str]) -> RunOutput {
     let mut argv = vec![BOOTHERD, "probe", "--interface", "br0"];
     argv.extend(args);
     lab.exec(&lab.cli(), 60, &argv)

@@ -6,6 +6,7 @@
 
 mod bg;
 mod capture;
+pub mod chromium;
 mod dhcp_client;
 mod dnsmasq;
 
