@@ -512,6 +512,8 @@ fn off_loopback_the_admin_listener_wants_its_token() {
         "no admin listener",
     );
     for path in [
+        "/",
+        "/page.js",
         "/metrics",
         "/api/v1/machines",
         "/api/v1/machines/secret-board",
@@ -545,6 +547,54 @@ fn off_loopback_the_admin_listener_wants_its_token() {
             out.describe()
         );
     }
+    // The event stream too (its answer with the token never ends: not read here).
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &[
+            "-w",
+            "\n%{http_code}",
+            "http://10.99.0.1:9070/api/v1/events",
+        ],
+    );
+    assert!(out.stdout.ends_with("\n401"), "{}", out.describe());
+    // A browser: /?token= once sets a cookie, which then opens the page.
+    let jar = dir.path().join("cookies.txt");
+    let jar = jar.to_str().unwrap();
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &[
+            "-c",
+            jar,
+            "-w",
+            "%{http_code}",
+            "-o",
+            "/dev/null",
+            "http://10.99.0.1:9070/?token=s3cret-token",
+        ],
+    );
+    assert_eq!(out.stdout, "303", "{}", out.describe());
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &["--fail", "-b", jar, "http://10.99.0.1:9070/"],
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("secret-board"),
+        "{}",
+        out.describe()
+    );
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &["-w", "\n%{http_code}", "http://10.99.0.1:9070/?token=wrong"],
+    );
+    assert!(
+        out.stdout.ends_with("\n401") && !out.stdout.contains("secret-board"),
+        "{}",
+        out.describe()
+    );
     // status reads it with the token too.
     let status = lab.exec(
         &lab.cli(),
