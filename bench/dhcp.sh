@@ -28,6 +28,11 @@
 #   --keep DIR     copy logs, configs and every perfdhcp output into DIR
 #   --strict       exit 1 if any server failed a check (default: report FAIL, exit 0)
 #
+# BOOTHERD_BASELINE=PATH adds a server "baseline": that bootherd binary (an older
+# build), run exactly as bootherd right after it under each load (its own lease
+# database), so that both meet the same machine load in one run; each load's table
+# then has a bootherd/baseline line.
+#
 # Proxy load: perfdhcp sends DISCOVERs only (-i) with option 60
 # "PXEClient:Arch:00000:UNDI:002001" and option 93 = 0, each from a new MAC, at a ramp of
 # rates and then as fast as it can; the answer is the proxy OFFER. DORA load: perfdhcp
@@ -116,8 +121,18 @@ base_of() { echo "${1%-fast}"; }
 gen_of() { if [[ $1 == *-fast ]]; then echo dhcpload; else echo perfdhcp; fi; }
 wants_base() { local l; for l in $LOADS; do [[ $(base_of "$l") == "$1" ]] && return 0; done; return 1; }
 wants_gen() { local l; for l in $LOADS; do [[ $(gen_of "$l") == "$1" ]] && return 0; done; return 1; }
+BASELINE_BIN=${BOOTHERD_BASELINE:-}
+if [[ -n $BASELINE_BIN ]]; then
+    [[ -x $BASELINE_BIN ]] || { echo "dhcp.sh: BOOTHERD_BASELINE=$BASELINE_BIN is not an executable" >&2; exit 2; }
+    BASELINE_BIN=$(realpath "$BASELINE_BIN")
+    [[ " $SERVERS " == *" baseline "* ]] || SERVERS=$(echo " $SERVERS " | sed 's/ bootherd / bootherd baseline /; s/^ //; s/ $//')
+    [[ " $SERVERS " == *" baseline "* ]] || SERVERS="$SERVERS baseline"
+fi
 for s in $SERVERS; do
-    case $s in bootherd|dnsmasq|kea) ;; *) echo "dhcp.sh: unknown server '$s'" >&2; exit 2 ;; esac
+    case $s in bootherd|dnsmasq|kea) ;;
+        baseline) [[ -n $BASELINE_BIN ]] || { echo "dhcp.sh: server baseline needs BOOTHERD_BASELINE=PATH" >&2; exit 2; } ;;
+        *) echo "dhcp.sh: unknown server '$s'" >&2; exit 2 ;;
+    esac
 done
 SOAK_ARG=${SOAK_ARG:-}
 [[ -z $PERIOD ]] && { [[ $QUICK -eq 1 ]] && PERIOD=2 || PERIOD=5; }
@@ -227,6 +242,11 @@ setup_data() {
         cp "$BIN" "$DATA/bin/bootherd"
         BIN=$DATA/bin/bootherd
     fi
+    if has baseline; then
+        mkdir -p "$DATA/bin/baseline"
+        cp "$BASELINE_BIN" "$DATA/bin/baseline/bootherd"
+        BASELINE_BIN=$DATA/bin/baseline/bootherd
+    fi
     if wants_gen dhcpload; then
         cp "$DHCPLOAD" "$DATA/bin/dhcpload"
         DHCPLOAD=$DATA/bin/dhcpload
@@ -251,6 +271,8 @@ setup_data() {
                    "output_options": [ { "output": "stdout" } ] } ]
 } }
 EOF
+    sed "s|$DBDIR/bootherd/|$DBDIR/baseline/|" "$DATA/conf/bootherd-dhcp.toml" \
+        >"$DATA/conf/baseline-dhcp.toml"
     log "data in $DATA, lease databases in $DBDIR ($DB_FS)"
 }
 
@@ -265,6 +287,12 @@ server_cmd() {
                 --listen "$SRV_ADDR" --no-http ;;
         bootherd,dora)
             printf '%s ' env RUST_LOG=warn "$BIN" serve --config "$DATA/conf/bootherd-dhcp.toml" \
+                --listen "$SRV_ADDR" ;;
+        baseline,proxy)
+            printf '%s ' env RUST_LOG=warn "$BASELINE_BIN" serve --root "$DATA/root" --proxy \
+                --listen "$SRV_ADDR" --no-http ;;
+        baseline,dora)
+            printf '%s ' env RUST_LOG=warn "$BASELINE_BIN" serve --config "$DATA/conf/baseline-dhcp.toml" \
                 --listen "$SRV_ADDR" ;;
         dnsmasq,proxy)
             printf '%s ' "$DNSMASQ" -k --conf-file=/dev/null --port=0 --no-ping --quiet-dhcp \
@@ -667,6 +695,7 @@ report_header() {
         fi
     done
     has bootherd && echo "bootherd: $("$BIN" --version 2>/dev/null || echo '?'), built from tree $TREE_DESC"
+    has baseline && echo "baseline: $BOOTHERD_BASELINE ($("$BASELINE_BIN" --version 2>/dev/null || echo '?')), run right after bootherd under each load"
     has dnsmasq && echo "dnsmasq: $("$DNSMASQ" --version 2>/dev/null | head -1)"
     has kea && wants_base dora && echo "kea-dhcp4: $("$KEA" -v 2>/dev/null | head -1) (memfile, Debian's default single thread)"
     wants_gen perfdhcp && echo "perfdhcp: $("$PERFDHCP" -v 2>/dev/null | head -1)"

@@ -19,6 +19,10 @@
 #   --reps N     repetitions per measurement (default 3; the median is reported)
 #   --keep DIR   copy the servers' and clients' logs and the RSS samples into DIR
 #
+# BOOTHERD_BASELINE=PATH adds a server "baseline": that bootherd binary (an older
+# build), run exactly as bootherd and interleaved with it pass by pass, so that
+# both meet the same machine load; a last table compares the two.
+#
 # Exit status: 0 when every transfer succeeded with the right bytes, 3 when one did
 # not (the tables still print, with FAIL), 1 on a setup error, 2 on bad arguments.
 # Needs root (network namespaces, port 69). Installs what is missing with apt-get:
@@ -71,8 +75,19 @@ done
 [[ $NCLIENTS =~ ^[0-9]+$ && $NCLIENTS -ge 1 && $NCLIENTS -le 500 ]] \
     || { echo "tftp.sh: --clients must be 1..500" >&2; exit 2; }
 case $ONLY in ""|throughput|concurrency) ;; *) echo "tftp.sh: --only throughput|concurrency" >&2; exit 2 ;; esac
+BASELINE_BIN=${BOOTHERD_BASELINE:-}
+if [[ -n $BASELINE_BIN ]]; then
+    [[ -x $BASELINE_BIN ]] || { echo "tftp.sh: BOOTHERD_BASELINE=$BASELINE_BIN is not an executable" >&2; exit 2; }
+    BASELINE_BIN=$(realpath "$BASELINE_BIN")
+    # Right after bootherd, so that the two take turns.
+    [[ " $SERVERS " == *" baseline "* ]] || SERVERS=$(echo " $SERVERS " | sed 's/ bootherd / bootherd baseline /; s/^ //; s/ $//')
+    [[ " $SERVERS " == *" baseline "* ]] || SERVERS="$SERVERS baseline"
+fi
 for s in $SERVERS; do
-    case $s in bootherd|tftpd-hpa|dnsmasq|atftpd) ;; *) echo "tftp.sh: unknown server '$s'" >&2; exit 2 ;; esac
+    case $s in bootherd|tftpd-hpa|dnsmasq|atftpd) ;;
+        baseline) [[ -n $BASELINE_BIN ]] || { echo "tftp.sh: server baseline needs BOOTHERD_BASELINE=PATH" >&2; exit 2; } ;;
+        *) echo "tftp.sh: unknown server '$s'" >&2; exit 2 ;;
+    esac
 done
 
 # Pinning: the server on CPU 0, every client on CPU 1. Unpinned, lock-step TFTP swings
@@ -126,6 +141,12 @@ setup_data() {
     DATA=$(mktemp -d "$(tmp_base)/bhbench-$$-XXXXXX")
     chmod 755 "$DATA"
     mkdir -p "$DATA/root" "$DATA/out" "$DATA/log"
+    if has baseline; then
+        # Named bootherd, as the process checks expect.
+        mkdir -p "$DATA/baseline"
+        cp "$BASELINE_BIN" "$DATA/baseline/bootherd"
+        BASELINE_BIN=$DATA/baseline/bootherd
+    fi
     chmod 755 "$DATA/root"
     chmod 777 "$DATA/out"
     head -c $((BIG_MIB << 20)) /dev/urandom >"$DATA/root/big.bin"
@@ -159,8 +180,15 @@ start_server() {
     local name=$1 logf=$DATA/log/$1.$2.log
     : >"$logf"
     case $name in
-        bootherd)
-            ip netns exec "$NS_S" "${SRV_TASKSET[@]}" env RUST_LOG=info "$BIN" serve --root "$DATA/root" \
+        bootherd|baseline)
+            local bin=$BIN
+            [[ $name == baseline ]] && bin=$BASELINE_BIN
+            # The concurrency test's 50 clients share one address: lift the
+            # per-client cap (default 16) above that.
+            printf '[tftp]\nroot = "%s"\nmax_transfers_per_client = 64\n' "$DATA/root" \
+                >"$DATA/bootherd.toml"
+            ip netns exec "$NS_S" "${SRV_TASKSET[@]}" env RUST_LOG=info "$bin" serve \
+                --config "$DATA/bootherd.toml" --root "$DATA/root" \
                 --listen "$SRV_ADDR" --no-http --log-format json 2>>"$logf" &
             ;;
         tftpd-hpa)
@@ -189,13 +217,13 @@ start_server() {
     for i in $(seq 1 100); do
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf" >&2; die "$name exited at start"; }
         if [[ -n $(ip netns exec "$NS_S" ss -Hlun "src $SRV_ADDR:69" 2>/dev/null) ]]; then
-            if [[ $name != bootherd ]] || grep -q 'tftp listening' "$logf"; then
+            if [[ $name != bootherd && $name != baseline ]] || grep -q 'tftp listening' "$logf"; then
                 # ip netns exec, taskset and env all exec: the pid is the server's own,
                 # which the memory and CPU figures rely on.
                 local comm
                 comm=$(cat "/proc/$SERVER_PID/comm" 2>/dev/null || true)
                 case $name:$comm in
-                    bootherd:bootherd | tftpd-hpa:in.tftpd | dnsmasq:dnsmasq | atftpd:atftpd) ;;
+                    bootherd:bootherd | baseline:bootherd | tftpd-hpa:in.tftpd | dnsmasq:dnsmasq | atftpd:atftpd) ;;
                     *) die "pid $SERVER_PID is '$comm', not $name" ;;
                 esac
                 sleep 0.2   # let it settle before measuring idle memory
@@ -369,7 +397,7 @@ concurrency() {
     local slog=$DATA/log/$srv.conc$rep.log
     ns_sample >"$samples"     # first line: idle, before any transfer
     read -r CONC[$srv,idle] _ _ <"$samples"
-    if [[ $srv == bootherd ]]; then
+    if [[ $srv == bootherd || $srv == baseline ]]; then
         CONC[$srv,idle_vmrss]=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
     fi
 
@@ -439,7 +467,7 @@ e=$(date +%s%N); echo "$((e - s)) $f"' _ "$DATA/log/clients.log") || out="TIMEOU
         {for (i = 4; i <= NF; i++) {split($i, a, ":"); if (NR == 1) base[a[1]] = a[2];
                                      if (a[2] > max[a[1]]) max[a[1]] = a[2]}}
         END {for (p in max) t += max[p] - base[p]; printf "%.2f", t / hz}' "$samples")
-    if [[ $srv == bootherd ]]; then
+    if [[ $srv == bootherd || $srv == baseline ]]; then
         CONC[$srv,hwm]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
         CONC[$srv,retx]=$(grep -o '"retransmits":[0-9]*' "$slog" \
             | awk -F: '{s += $2} END {print s + 0}')
@@ -503,7 +531,7 @@ ratio() {
 unsupported() {
     local srv=$1 id=$2
     case $id in
-        w8|w64) [[ $srv != bootherd && $srv != atftpd ]] && echo 1 || echo 0 ;;
+        w8|w64) [[ $srv != bootherd && $srv != baseline && $srv != atftpd ]] && echo 1 || echo 0 ;;
         *) echo 0 ;;
     esac
 }
@@ -520,7 +548,44 @@ report_header() {
     if has bootherd; then
         echo "bootherd: $("$BIN" --version 2>/dev/null || echo '?'), tree $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
     fi
+    if has baseline; then
+        echo "baseline: $BOOTHERD_BASELINE ($("$BASELINE_BIN" --version 2>/dev/null || echo '?')), interleaved with bootherd"
+    fi
     echo "load average before the run: $LOAD_BEFORE; passes started on a busy machine: $BUSY_WAITS"
+}
+
+# bootherd against the baseline build (BOOTHERD_BASELINE), side by side.
+report_baseline() {
+    has baseline && has bootherd || return 0
+    local row id label client opts what v b
+    echo
+    echo "bootherd against the baseline build (same run, interleaved; change = bootherd / baseline - 1):"
+    echo
+    printf '%-32s %12s %12s %9s\n' "measure" "bootherd" "baseline" "change"
+    printf '%-32s %12s %12s %9s\n' "-------" "--------" "--------" "------"
+    pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%+.1f%%", (a / b - 1) * 100; else print "n/a"}'; }
+    if [[ $ONLY != concurrency ]]; then
+        for row in "${ROWS[@]}"; do
+            IFS='|' read -r id label client opts <<<"$row"
+            printf '%-32s %12s %12s %9s\n' "$label, MB/s" "${MBPS[bootherd,$id]:--}" "${MBPS[baseline,$id]:--}" \
+                "$(pct "${MBPS[bootherd,$id]:-}" "${MBPS[baseline,$id]:-}")"
+        done
+        if [[ -z $ROW_IDS || " $ROW_IDS " == *" req "* ]]; then
+            for what in tiny.bin missing.bin; do
+                # shellcheck disable=SC2086
+                b=$(median ${REQ[bootherd,$what]}); v=$(median ${REQ[baseline,$what]})
+                # Time per request: lower is better, so the change is baseline / bootherd - 1.
+                printf '%-32s %12s %12s %9s\n' "$what, ms per request" "$b" "$v" "$(pct "$v" "$b")"
+            done
+        fi
+    fi
+    if [[ $ONLY != throughput ]]; then
+        printf '%-32s %12s %12s %9s\n' "concurrency, agg MB/s" "${CONC[bootherd,agg]:--}" "${CONC[baseline,agg]:--}" \
+            "$(pct "${CONC[bootherd,agg]:-}" "${CONC[baseline,agg]:-}")"
+        printf '%-32s %12s %12s %9s\n' "concurrency, CPU s" "${CONC[bootherd,cpu]:--}" "${CONC[baseline,cpu]:--}" \
+            "$(pct "${CONC[baseline,cpu]:-}" "${CONC[bootherd,cpu]:-}")"
+    fi
+    echo "(positive change = bootherd better: more MB/s, or fewer ms / CPU s than the baseline)"
 }
 
 report_throughput() {
@@ -662,6 +727,7 @@ report_header
 [[ $ONLY == concurrency || ${#ROWS[@]} -eq 0 ]] || report_throughput
 [[ $ONLY == concurrency ]] || report_requests
 [[ $ONLY == throughput ]] || report_concurrency
+report_baseline
 
 # A transfer that failed or delivered wrong bytes is a failed benchmark, not a number.
 failures=0

@@ -59,6 +59,10 @@ pub enum Command {
     /// (never seen, DHCP answered, loading files, handed to the kernel, stuck) and
     /// when it was last seen, then the unknown boot clients. Reads the admin API.
     Status(StatusArgs),
+    /// Follow a running bootherd's events as they happen, one line each (time,
+    /// machine, what happened), like `journalctl -f`: every boot client's, or one
+    /// machine's (by name, MAC or Pi serial). Reads the admin API; Ctrl-C stops.
+    Watch(WatchArgs),
     /// Print the files bootherd generates for one machine (by name, MAC or serial).
     Show(ShowArgs),
     /// Write the bootherd configuration equivalent to a dnsmasq configuration
@@ -117,6 +121,22 @@ pub struct StatusArgs {
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Flags of `bootherd watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only this machine's events: its name, MAC or Pi serial (any MAC or serial,
+    /// for a client not in the inventory).
+    #[arg(value_name = "MACHINE")]
+    pub machine: Option<String>,
+    /// The admin listener of the running bootherd.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9069")]
+    pub admin: std::net::SocketAddr,
+    /// A file holding the admin token, when the listener wants one
+    /// [default: the BOOTHERD_ADMIN_TOKEN environment variable].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Flags of `bootherd leases`.
@@ -260,6 +280,20 @@ pub struct CheckArgs {
     pub config: PathBuf,
 }
 
+/// The admin token of `status` and `watch`: from `--token-file`, else
+/// `BOOTHERD_ADMIN_TOKEN`.
+fn admin_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    Ok(match file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("BOOTHERD_ADMIN_TOKEN").ok(),
+    })
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -269,16 +303,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => crate::import::run(&args),
         Command::Iscsi(args) => crate::iscsi::run(args),
         Command::Status(args) => {
-            let token = match &args.token_file {
-                Some(file) => Some(
-                    std::fs::read_to_string(file)
-                        .with_context(|| format!("reading {}", file.display()))?
-                        .trim()
-                        .to_owned(),
-                ),
-                None => std::env::var("BOOTHERD_ADMIN_TOKEN").ok(),
-            };
+            let token = admin_token(args.token_file.as_deref())?;
             crate::admin::status(args.admin, token.as_deref(), args.json)
+        }
+        Command::Watch(args) => {
+            let token = admin_token(args.token_file.as_deref())?;
+            crate::admin::watch(args.admin, token.as_deref(), args.machine.as_deref())
         }
         Command::Show(args) => {
             let checked = crate::validate::check(Config::load(&args.config)?, &args.config)?;

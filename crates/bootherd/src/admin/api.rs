@@ -49,6 +49,9 @@ pub(crate) struct UnknownView {
     pub stage_text: String,
     /// A `[[machines]]` entry for it, to paste into the configuration.
     pub machines_entry: String,
+    /// Oldest first; only in the view of this one client.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Arc<Event>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,17 +112,20 @@ fn machine_view(
 
 /// `GET /api/v1/machines`: every machine of the inventory, in file order.
 pub(crate) async fn machines() -> Json<Vec<MachineView>> {
+    Json(fleet(LIST_EVENTS))
+}
+
+/// Every machine of the inventory, in file order, with its last `max_events`.
+pub(crate) fn fleet(max_events: usize) -> Vec<MachineView> {
     let hub = events::hub();
     let inventory = hub.inventory();
     let now = events::now_ms();
     let store = hub.store();
-    Json(
-        inventory
-            .machines()
-            .iter()
-            .map(|m| machine_view(&inventory, &store, m, LIST_EVENTS, now))
-            .collect(),
-    )
+    inventory
+        .machines()
+        .iter()
+        .map(|m| machine_view(&inventory, &store, m, max_events, now))
+        .collect()
 }
 
 /// `GET /api/v1/machines/{name-or-mac}`: one machine (also by Pi serial), with
@@ -138,7 +144,10 @@ pub(crate) async fn machine(Path(id): Path<String>) -> Response {
         let view = machine_view(&inventory, &store, machine, usize::MAX, now);
         return Json(view).into_response();
     }
-    if let Some(view) = mac.and_then(|mac| unknown_view(&inventory, &store, mac, now)) {
+    if let Some(mut view) = mac.and_then(|mac| unknown_view(&inventory, &store, mac, now)) {
+        if let Some(log) = mac.and_then(|mac| store.get(&mac)) {
+            view.events = log.events.iter().cloned().collect();
+        }
         return Json(view).into_response();
     }
     (
@@ -151,6 +160,11 @@ pub(crate) async fn machine(Path(id): Path<String>) -> Response {
 /// `GET /api/v1/unknown`: boot clients seen that the inventory does not list,
 /// most recently seen first.
 pub(crate) async fn unknown() -> Json<Vec<UnknownView>> {
+    Json(unknown_clients())
+}
+
+/// The boot clients not in the inventory, most recently seen first.
+pub(crate) fn unknown_clients() -> Vec<UnknownView> {
     let hub = events::hub();
     let inventory = hub.inventory();
     let now = events::now_ms();
@@ -160,7 +174,7 @@ pub(crate) async fn unknown() -> Json<Vec<UnknownView>> {
         .filter_map(|(mac, _)| unknown_view(&inventory, &store, *mac, now))
         .collect();
     views.sort_by_key(|v| std::cmp::Reverse(v.seen.last_seen_ms));
-    Json(views)
+    views
 }
 
 /// The client with `mac` if it was seen in DHCP and the inventory lists it
@@ -189,6 +203,7 @@ fn unknown_view(
         seen: id.clone(),
         stage_text: stage.describe(),
         stage,
+        events: Vec::new(),
     })
 }
 

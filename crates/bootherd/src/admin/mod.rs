@@ -1,10 +1,13 @@
-//! The admin listener (`[admin]`, default `127.0.0.1:9069`): `GET /metrics` for
-//! Prometheus and the read-only JSON API under `/api/v1/` (docs/API.md), served
-//! with axum. Off loopback, every request needs `Authorization: Bearer <token>`;
-//! without it the answer is 401 and nothing else.
+//! The admin listener (`[admin]`, default `127.0.0.1:9069`): the status page at
+//! `/`, `GET /metrics` for Prometheus and the read-only JSON API under `/api/v1/`
+//! (docs/API.md), served with axum. Off loopback, every request needs the token:
+//! `Authorization: Bearer <token>`, or the cookie a browser gets by opening
+//! `/?token=<token>` once; without it the answer is 401 and nothing else.
 //!
-//! Parts: `api.rs` (the JSON views), `status.rs` (`bootherd status`, a client of
-//! the API).
+//! Parts: `page.rs` (the status page, with `page.html`, `page.js`, `page.css`),
+//! `api.rs` (the JSON views), `live.rs` (the events as Server-Sent
+//! Events), `status.rs` (`bootherd status`, a client of
+//! the API), `watch.rs` (`bootherd watch`, a client of the event stream).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,9 +26,13 @@ use crate::config::AdminConfig;
 use crate::dhcp::server::DhcpServer;
 
 mod api;
+mod live;
+mod page;
 mod status;
+mod watch;
 
 pub use status::*;
+pub use watch::*;
 
 /// What the handlers read besides the event hub.
 #[derive(Clone)]
@@ -88,11 +95,15 @@ pub async fn bind(
 /// The routes, behind the token check.
 pub(crate) fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(page::index))
+        .route("/page.js", get(page::script))
+        .route("/page.css", get(page::style))
         .route("/metrics", get(metrics))
         .route("/api/v1/machines", get(api::machines))
         .route("/api/v1/machines/{id}", get(api::machine))
         .route("/api/v1/unknown", get(api::unknown))
         .route("/api/v1/leases", get(api::leases))
+        .route("/api/v1/events", get(live::events))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -108,27 +119,84 @@ pub async fn run(admin: Admin) {
     }
 }
 
-/// With a token configured, a request without `Authorization: Bearer <token>`
-/// gets 401 and nothing else.
+/// The cookie a browser keeps the token in.
+const TOKEN_COOKIE: &str = "bootherd_admin_token";
+
+/// With a token configured, a request without it gets 401 and nothing else. The
+/// token comes as `Authorization: Bearer <token>` or, from a browser, in the
+/// cookie that opening `/?token=<token>` sets (then the page is reloaded without
+/// the token in its address).
 async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
-    let given = request
+    let valid = |given: &str| same(given.trim().as_bytes(), token.as_bytes());
+    if request.uri().path() == "/" {
+        if let Some(given) = query_token(request.uri()) {
+            if !valid(&given) {
+                return unauthorized();
+            }
+            let value: String =
+                percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC)
+                    .collect();
+            let cookie = format!("{TOKEN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
+            return (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, "./".to_owned()),
+                    (header::SET_COOKIE, cookie),
+                    (header::REFERRER_POLICY, "no-referrer".to_owned()),
+                ],
+            )
+                .into_response();
+        }
+    }
+    let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "a bearer token is required\n",
-        )
-            .into_response(),
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.is_some_and(valid) || cookie_token(request.headers()).is_some_and(|t| valid(&t)) {
+        return next.run(request).await;
     }
+    unauthorized()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "a bearer token is required\n",
+    )
+        .into_response()
+}
+
+/// `token` of the query string.
+fn query_token(uri: &axum::http::Uri) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct TokenQuery {
+        token: Option<String>,
+    }
+    axum::extract::Query::<TokenQuery>::try_from_uri(uri)
+        .ok()?
+        .0
+        .token
+}
+
+/// The token of the [`TOKEN_COOKIE`] cookie.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TOKEN_COOKIE)
+        .map(|(_, value)| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
 }
 
 /// Compares in time that depends on the lengths only.

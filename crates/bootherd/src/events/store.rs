@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use serde::Serialize;
+use tokio::sync::broadcast;
 
 use super::{Event, What};
 use crate::inventory::{Inventory, Mac};
@@ -19,6 +20,9 @@ pub const GLOBAL_EVENTS: usize = 2048;
 pub const MAX_MACHINES: usize = 4096;
 /// Distinct paths remembered per machine ("what it asked for").
 pub const ASKED_PATHS: usize = 32;
+/// Events a live subscriber ([`Store::subscribe`]) may fall behind by before it
+/// misses some (told how many): recording never waits for a subscriber.
+pub const LIVE_EVENTS: usize = 1024;
 
 /// What a machine said about itself in DHCP, and what it asked for.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -59,9 +63,28 @@ pub struct Store {
     machines: HashMap<Mac, MachineLog>,
     by_addr: HashMap<Ipv4Addr, Mac>,
     by_serial: HashMap<String, Mac>,
+    live: Live,
+}
+
+/// The events as they are recorded, to every subscriber. Sending is a lock and
+/// a slot write; with no subscriber, a lock. A slow subscriber loses the oldest
+/// events it has not read (tokio's broadcast), it never holds the sender up.
+#[derive(Debug)]
+struct Live(broadcast::Sender<Arc<Event>>);
+
+impl Default for Live {
+    fn default() -> Live {
+        Live(broadcast::channel(LIVE_EVENTS).0)
+    }
 }
 
 impl Store {
+    /// The events recorded from now on. Taken under the store's lock, so that a
+    /// view read in the same lock and this stream neither miss nor repeat one.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.live.0.subscribe()
+    }
+
     /// Adds an event to the global ring and, when it names a MAC, to that
     /// machine's ring.
     pub fn push(&mut self, event: Event) {
@@ -80,6 +103,8 @@ impl Store {
             }
             push_bounded(&mut log.events, event.clone(), MACHINE_EVENTS);
         }
+        // No subscriber is not an error.
+        let _ = self.live.0.send(event.clone());
         push_bounded(&mut self.global, event, GLOBAL_EVENTS);
     }
 

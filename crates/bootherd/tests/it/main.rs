@@ -34,6 +34,7 @@ mod pxe_lab;
 mod refusals;
 mod rpi3_delay;
 mod secure_boot;
+mod status_page;
 mod storm;
 mod support;
 mod syscall_filter;

@@ -15,18 +15,18 @@ use serde_json::Value;
 
 use crate::dhcp_lab::owned_dhcp_section;
 use crate::support::{
-    need_lab, pseudo_random_bytes, temp_dir, wait_until, write_file, Dnsmasq, Lab, RunOutput,
+    need_lab, pseudo_random_bytes, temp_dir, wait_until, write_file, Bg, Dnsmasq, Lab, RunOutput,
     Server, BOOTHERD,
 };
 
-const PI_MAC: &str = "dc:a6:32:aa:bb:01";
-const PI_SERIAL: &str = "e1ffda08";
-const UNKNOWN_PI_MAC: &str = "dc:a6:32:cc:dd:02";
-const UNKNOWN_PI_SERIAL: &str = "0badc0de";
-const BOARD_MAC: &str = "52:54:00:99:00:a1";
-const ADMIN: &str = "127.0.0.1:9069";
+pub(crate) const PI_MAC: &str = "dc:a6:32:aa:bb:01";
+pub(crate) const PI_SERIAL: &str = "e1ffda08";
+pub(crate) const UNKNOWN_PI_MAC: &str = "dc:a6:32:cc:dd:02";
+pub(crate) const UNKNOWN_PI_SERIAL: &str = "0badc0de";
+pub(crate) const BOARD_MAC: &str = "52:54:00:99:00:a1";
+pub(crate) const ADMIN: &str = "127.0.0.1:9069";
 
-fn config_text(root: &Path, db: &Path, extra: &str) -> String {
+pub(crate) fn config_text(root: &Path, db: &Path, extra: &str) -> String {
     format!(
         r#"[tftp]
 root = {root:?}
@@ -69,7 +69,7 @@ profile = "rock"
 }
 
 /// The shared Pi 4 firmware at the root, the board's kernel in its folder.
-fn make_tree(root: &Path) {
+pub(crate) fn make_tree(root: &Path) {
     for (i, (name, len)) in [
         ("start4.elf", 200 * 1024),
         ("fixup4.dat", 5_446),
@@ -106,7 +106,7 @@ fn api(lab: &Lab, path: &str) -> Value {
         .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", out.stdout))
 }
 
-fn probe(lab: &Lab, args: &[&str]) -> RunOutput {
+pub(crate) fn probe(lab: &Lab, args: &[&str]) -> RunOutput {
     let mut argv = vec![BOOTHERD, "probe", "--interface", "br0"];
     argv.extend(args);
     lab.exec(&lab.cli(), 60, &argv)
@@ -167,6 +167,22 @@ fn each_boot_is_on_its_machines_timeline_and_the_api_metrics_and_status_show_it(
     assert_eq!(fleet.as_array().map(Vec::len), Some(2), "{fleet}");
     assert_eq!(fleet[0]["stage"]["stage"], "never_seen", "{fleet}");
 
+    // watch: the Pi's boot step by step, as it happens.
+    let mut watch = Bg::spawn(
+        &lab.srv(),
+        120,
+        &[BOOTHERD, "watch", "pi-known", "--admin", ADMIN],
+        dir.path(),
+        "watch",
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || watch
+            .stderr_text()
+            .contains("watching pi-known")),
+        "{}",
+        watch.describe()
+    );
+
     let pi = probe(
         &lab,
         &[
@@ -203,6 +219,51 @@ fn each_boot_is_on_its_machines_timeline_and_the_api_metrics_and_status_show_it(
             "--timeout",
             "4",
         ],
+    );
+
+    // watch printed the Pi's boot, one line per event, and nothing of the others.
+    let kernel_line = format!("pi-known  TFTP served {PI_SERIAL}/kernel8.img (130002 bytes");
+    assert!(
+        wait_until(Duration::from_secs(10), || watch
+            .stdout_text()
+            .contains(&kernel_line)),
+        "{}",
+        watch.describe()
+    );
+    let watched = watch.stdout_text();
+    for line in [
+        "pi-known  DHCP DISCOVER from Raspberry Pi 4 EEPROM (proxy), serial e1ffda08".to_owned(),
+        "pi-known  DHCP offer (proxy): ".to_owned(),
+        format!("pi-known  TFTP asks for {PI_SERIAL}/start4.elf"),
+        format!("pi-known  TFTP served {PI_SERIAL}/start4.elf (204800 bytes"),
+    ] {
+        assert!(watched.contains(&line), "no {line:?} in\n{watched}");
+    }
+    assert!(
+        watched.lines().all(|l| l.contains("  pi-known  ")),
+        "{watched}"
+    );
+    // Ctrl-C ends it cleanly.
+    watch.interrupt();
+    let status = watch.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?} {}",
+        watch.describe()
+    );
+    // A server that is not there is a clear error.
+    let nobody = lab.exec(
+        &lab.srv(),
+        20,
+        &[BOOTHERD, "watch", "--admin", "127.0.0.1:1"],
+    );
+    assert!(
+        !nobody.status.success()
+            && nobody
+                .stderr
+                .contains("connecting to the admin listener at 127.0.0.1:1"),
+        "{}",
+        nobody.describe()
     );
 
     // The Pi's fetches are on its own timeline, from the DHCP answer to the kernel.
@@ -451,6 +512,8 @@ fn off_loopback_the_admin_listener_wants_its_token() {
         "no admin listener",
     );
     for path in [
+        "/",
+        "/page.js",
         "/metrics",
         "/api/v1/machines",
         "/api/v1/machines/secret-board",
@@ -484,6 +547,54 @@ fn off_loopback_the_admin_listener_wants_its_token() {
             out.describe()
         );
     }
+    // The event stream too (its answer with the token never ends: not read here).
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &[
+            "-w",
+            "\n%{http_code}",
+            "http://10.99.0.1:9070/api/v1/events",
+        ],
+    );
+    assert!(out.stdout.ends_with("\n401"), "{}", out.describe());
+    // A browser: /?token= once sets a cookie, which then opens the page.
+    let jar = dir.path().join("cookies.txt");
+    let jar = jar.to_str().unwrap();
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &[
+            "-c",
+            jar,
+            "-w",
+            "%{http_code}",
+            "-o",
+            "/dev/null",
+            "http://10.99.0.1:9070/?token=s3cret-token",
+        ],
+    );
+    assert_eq!(out.stdout, "303", "{}", out.describe());
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &["--fail", "-b", jar, "http://10.99.0.1:9070/"],
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("secret-board"),
+        "{}",
+        out.describe()
+    );
+    let out = curl_in(
+        &lab,
+        &lab.cli(),
+        &["-w", "\n%{http_code}", "http://10.99.0.1:9070/?token=wrong"],
+    );
+    assert!(
+        out.stdout.ends_with("\n401") && !out.stdout.contains("secret-board"),
+        "{}",
+        out.describe()
+    );
     // status reads it with the token too.
     let status = lab.exec(
         &lab.cli(),
@@ -511,5 +622,19 @@ fn off_loopback_the_admin_listener_wants_its_token() {
         !status.status.success() && status.stderr.contains("401"),
         "{}",
         status.describe()
+    );
+    // watch too: without the token, a clear 401 and an exit.
+    let watch = lab.exec(
+        &lab.cli(),
+        20,
+        &[BOOTHERD, "watch", "--admin", "10.99.0.1:9070"],
+    );
+    assert!(
+        !watch.status.success()
+            && watch
+                .stderr
+                .contains("401: the admin listener wants a token"),
+        "{}",
+        watch.describe()
     );
 }

@@ -102,6 +102,7 @@ fn expected_files() -> BTreeMap<String, String> {
         "bootherd-iscsi",
         "bootherd-iscsi-export",
         "bootherd-iscsi-create-disk",
+        "bootherd-watch",
     ] {
         data.push(format!("usr/share/man/man1/{page}.1.gz"));
     }

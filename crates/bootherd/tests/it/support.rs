@@ -13,6 +13,7 @@
 
 mod bg;
 mod capture;
+pub mod chromium;
 mod dhclient;
 mod dhcp_client;
 mod dnsmasq;

@@ -103,6 +103,11 @@ impl Bg {
         self.status
     }
 
+    /// SIGINT to the process group, as Ctrl-C in a terminal would.
+    pub fn interrupt(&self) {
+        self.signal_group("INT");
+    }
+
     /// TERM to the process group, up to `grace` to exit, then KILL. Idempotent.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
         if self.is_running() {
