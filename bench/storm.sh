@@ -33,6 +33,10 @@
 #   --no-build   do not run cargo build (use target/release as it is)
 #   --keep DIR   copy the logs into DIR
 #
+# BOOTHERD_BASELINE=PATH with --servers "bootherd baseline ..." adds a server
+# "baseline": that bootherd binary (an older build), run exactly as bootherd and
+# interleaved with the others, so both builds meet the same machine load.
+#
 # Exit status: 0 when every board of every storm booted with the right bytes, 3 when
 # one did not (the table still prints), 1 on a setup error, 2 on bad arguments.
 # Needs root. Installs dnsmasq-base with apt-get if it is missing.
@@ -80,7 +84,11 @@ for v in "$REPS" "$MB" "$BIG_MB"; do
     [[ $v =~ ^[0-9]+$ && $v -ge 1 && $v -le 200 ]] || { echo "storm.sh: --reps, --mb, --big-mb must be 1..200" >&2; exit 2; }
 done
 for s in $SERVERS; do
-    case $s in bootherd|dnsmasq) ;; *) echo "storm.sh: unknown server '$s'" >&2; exit 2 ;; esac
+    case $s in
+        bootherd|dnsmasq) ;;
+        baseline) [[ -x ${BOOTHERD_BASELINE:-} ]] || { echo "storm.sh: server 'baseline' needs BOOTHERD_BASELINE=PATH" >&2; exit 2; } ;;
+        *) echo "storm.sh: unknown server '$s'" >&2; exit 2 ;;
+    esac
 done
 
 SRV_TASKSET=()
@@ -191,10 +199,12 @@ EOF
 start_server() {
     local srv=$1 root=$2 dir=$3
     case $srv in
-        bootherd)
+        bootherd|baseline)
+            local bin=$BIN
+            [[ $srv == baseline ]] && bin=$BOOTHERD_BASELINE
             bootherd_config "$root" "$dir"
             ip netns exec "$NS_S" "${SRV_TASKSET[@]}" env RUST_LOG=warn \
-                "$BIN" serve --config "$dir/bootherd.toml" --no-http \
+                "$bin" serve --config "$dir/bootherd.toml" --no-http \
                 >"$DATA/log/$srv.log" 2>&1 &
             ;;
         dnsmasq)
