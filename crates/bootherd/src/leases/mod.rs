@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bootherd_proto::dhcp::{Lease, LeaseChange, LeaseState};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{error, info};
 
@@ -297,6 +297,39 @@ fn parse_state(s: &str) -> Option<LeaseState> {
     })
 }
 
+/// One `leases` row as a [`Lease`], the same for every store's database.
+pub(super) fn lease_of_row<'r, R>(row: &'r R) -> Result<Lease, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let ip_text: String = row.try_get("ip")?;
+    let bad = |what| StoreError::BadRow {
+        ip: ip_text.clone(),
+        what,
+    };
+    let ip: Ipv4Addr = ip_text.parse().map_err(|_| bad("address"))?;
+    let mac_bytes: Vec<u8> = row.try_get("mac")?;
+    let mac: [u8; 6] = mac_bytes.try_into().map_err(|_| bad("mac"))?;
+    let state: String = row.try_get("state")?;
+    let starts: i64 = row.try_get("starts")?;
+    let ends: i64 = row.try_get("ends")?;
+    Ok(Lease {
+        ip,
+        mac,
+        client_id: row.try_get("client_id")?,
+        hostname: row.try_get("hostname")?,
+        state: parse_state(&state).ok_or_else(|| bad("state"))?,
+        starts: u64::try_from(starts).map_err(|_| bad("starts"))?,
+        ends: u64::try_from(ends).map_err(|_| bad("ends"))?,
+    })
+}
+
 impl LeaseStore for SqliteStore {
     async fn load(&self) -> Result<Vec<Lease>, StoreError> {
         let mut conn = self.conn.lock().await;
@@ -306,27 +339,8 @@ impl LeaseStore for SqliteStore {
         .fetch_all(&mut *conn)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let ip_text: String = row.try_get("ip")?;
-            let bad = |what| StoreError::BadRow {
-                ip: ip_text.clone(),
-                what,
-            };
-            let ip: Ipv4Addr = ip_text.parse().map_err(|_| bad("address"))?;
-            let mac_bytes: Vec<u8> = row.try_get("mac")?;
-            let mac: [u8; 6] = mac_bytes.try_into().map_err(|_| bad("mac"))?;
-            let state: String = row.try_get("state")?;
-            let starts: i64 = row.try_get("starts")?;
-            let ends: i64 = row.try_get("ends")?;
-            out.push(Lease {
-                ip,
-                mac,
-                client_id: row.try_get("client_id")?,
-                hostname: row.try_get("hostname")?,
-                state: parse_state(&state).ok_or_else(|| bad("state"))?,
-                starts: u64::try_from(starts).map_err(|_| bad("starts"))?,
-                ends: u64::try_from(ends).map_err(|_| bad("ends"))?,
-            });
+        for row in &rows {
+            out.push(lease_of_row(row)?);
         }
         Ok(out)
     }

@@ -23,7 +23,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use super::{final_changes, parse_state, state_name, Refusal, StoreError};
+use super::{final_changes, lease_of_row, state_name, Refusal, StoreError};
 
 /// How long one commit, load or lookup may take before it counts as failed (the
 /// database is unreachable or stuck); the pool reconnects on the next try.
@@ -325,26 +325,7 @@ async fn bounded<T>(
 }
 
 fn lease_of(row: &PgRow) -> Result<Lease, StoreError> {
-    let ip_text: String = row.try_get("ip")?;
-    let bad = |what| StoreError::BadRow {
-        ip: ip_text.clone(),
-        what,
-    };
-    let ip: Ipv4Addr = ip_text.parse().map_err(|_| bad("address"))?;
-    let mac_bytes: Vec<u8> = row.try_get("mac")?;
-    let mac: [u8; 6] = mac_bytes.try_into().map_err(|_| bad("mac"))?;
-    let state: String = row.try_get("state")?;
-    let starts: i64 = row.try_get("starts")?;
-    let ends: i64 = row.try_get("ends")?;
-    Ok(Lease {
-        ip,
-        mac,
-        client_id: row.try_get("client_id")?,
-        hostname: row.try_get("hostname")?,
-        state: parse_state(&state).ok_or_else(|| bad("state"))?,
-        starts: u64::try_from(starts).map_err(|_| bad("starts"))?,
-        ends: u64::try_from(ends).map_err(|_| bad("ends"))?,
-    })
+    lease_of_row(row)
 }
 
 #[cfg(test)]

@@ -42,10 +42,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::dhcp_lab::{lease_of, owned_dhcp_section, start_dhcp_server_logging, write_tftp_config};
 use crate::pxe_lab::Guest;
 use crate::support::{
-    in_range, need_lab_files, tail, temp_dir, write_file, Capture, Dnsmasq, Lab, Server,
+    in_range, need_lab_files, newc_cpio, tail, temp_dir, write_file, Capture, Dnsmasq, Lab, Server,
     BOOTHERD_DHCP_REPLIES, LAN_RANGE,
 };
-use crate::uboot_qemu::newc_cpio;
 
 const QEMU: &str = "qemu-system-x86_64";
 const OVMF_CODE_MS: &str = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";

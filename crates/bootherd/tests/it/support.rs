@@ -35,7 +35,8 @@ pub use dhclient::{dhclient_args, dhclient_leases};
 pub use dhcp_client::{owned_discover, owned_request, Answer, DhcpClient, BROADCAST_67};
 pub use dnsmasq::{Dnsmasq, LAN_DHCP_IP, LAN_RANGE};
 pub use files::{
-    assert_file_eq, bless_requested, pseudo_random_bytes, repo_root, temp_dir, write_file,
+    assert_file_eq, bless_requested, newc_cpio, pseudo_random_bytes, repo_root, temp_dir,
+    write_file,
 };
 pub use gates::{need_files, need_lab, need_lab_files, need_root, need_tools};
 pub use host_package::lock_host_package;

@@ -44,9 +44,9 @@ use crate::dhcp_lab::{
 };
 use crate::pxe_lab::clean_console;
 use crate::support::{
-    dhcp_packets, in_range, need_lab_files, parse_mac, pseudo_random_bytes, tail, temp_dir,
-    write_file, Bg, Capture, Dnsmasq, Frame, Lab, Server, BOOTHERD_DHCP_REPLIES, LAN_DHCP_IP,
-    LAN_RANGE, SERVER_IP,
+    dhcp_packets, in_range, need_lab_files, newc_cpio, parse_mac, pseudo_random_bytes, tail,
+    temp_dir, write_file, Bg, Capture, Dnsmasq, Frame, Lab, Server, BOOTHERD_DHCP_REPLIES,
+    LAN_DHCP_IP, LAN_RANGE, SERVER_IP,
 };
 
 pub(crate) const QEMU: &str = "qemu-system-aarch64";
@@ -294,47 +294,6 @@ pub(crate) fn retrieved_files(output: &str) -> Vec<(String, Option<u64>)> {
         files.push((path, bytes));
     }
     files
-}
-
-/// A `newc` cpio archive (an initramfs Linux unpacks without compression).
-pub(crate) fn newc_cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
-    fn pad4(out: &mut Vec<u8>) {
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-    }
-    let mut out = Vec::new();
-    let entry = |out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]| {
-        let fields = [
-            ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            name.len() as u32 + 1,
-            0,
-        ];
-        out.extend_from_slice(b"070701");
-        for f in fields {
-            out.extend_from_slice(format!("{f:08x}").as_bytes());
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        pad4(out);
-        out.extend_from_slice(data);
-        pad4(out);
-    };
-    for (i, (name, data)) in files.iter().enumerate() {
-        entry(&mut out, i as u32 + 1, name, 0o100644, data);
-    }
-    entry(&mut out, 0, "TRAILER!!!", 0, &[]);
-    out
 }
 
 /// Dumps QEMU's `virt` device tree for this machine to `path` (no network).

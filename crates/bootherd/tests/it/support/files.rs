@@ -81,3 +81,44 @@ fn pseudo_random_bytes_are_deterministic() {
     assert_ne!(pseudo_random_bytes(7, 64), pseudo_random_bytes(8, 64));
     assert_eq!(pseudo_random_bytes(7, 13).len(), 13);
 }
+
+/// A `newc` cpio archive (an initramfs Linux unpacks without compression).
+pub fn newc_cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
+    fn pad4(out: &mut Vec<u8>) {
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+    }
+    let mut out = Vec::new();
+    let entry = |out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]| {
+        let fields = [
+            ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            0,
+            0,
+            name.len() as u32 + 1,
+            0,
+        ];
+        out.extend_from_slice(b"070701");
+        for f in fields {
+            out.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        pad4(out);
+        out.extend_from_slice(data);
+        pad4(out);
+    };
+    for (i, (name, data)) in files.iter().enumerate() {
+        entry(&mut out, i as u32 + 1, name, 0o100644, data);
+    }
+    entry(&mut out, 0, "TRAILER!!!", 0, &[]);
+    out
+}
