@@ -93,6 +93,11 @@ impl OpenFile {
     }
 
     /// Size in bytes.
+    /// Where the bytes are.
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -1,25 +1,30 @@
 //! The TFTP service: one listening socket per address; each read request gets a
-//! transfer slot (a cap in all and per client address) and its own socket (a new TID,
-//! RFC 1350), and a blocking thread drives a `bootherd_proto` transfer over it.
+//! transfer slot (a cap in all and per client address, [`slots`]) and its own socket
+//! (a new TID, RFC 1350), and one of the transfer loops ([`loops`]) drives a
+//! `bootherd_proto` transfer over it, many transfers per thread.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+mod loops;
+mod read_now;
+mod slots;
+mod window;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bootherd_proto::tftp::transfer::{
-    Outcome, Transfer, TransferConfig, Transmit, MAX_BLKSIZE, MIN_BLKSIZE,
-};
+use bootherd_proto::tftp::transfer::{Outcome, Transfer, TransferConfig, MAX_BLKSIZE, MIN_BLKSIZE};
 use bootherd_proto::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
 use tokio::net::UdpSocket;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
+
+use loops::{Job, Loops};
+use slots::{Slot, Slots};
 
 use crate::config::TftpConfig;
 use crate::events::{FileEvents, Protocol};
 use crate::net;
 use crate::rewrite::Rewrites;
-use crate::shutdown::{Shutdown, ABORT_CHECK};
+use crate::shutdown::Shutdown;
 use crate::throttle::Throttle;
 use crate::vfs::{clean_path, ClientInfo, FileSource, OpenFile, VfsError};
 
@@ -102,6 +107,13 @@ pub async fn run(
     settings: TftpSettings,
     shutdown: Shutdown,
 ) {
+    let loops = match Loops::start(tokio::runtime::Handle::current(), shutdown.clone()) {
+        Ok(loops) => Arc::new(loops),
+        Err(err) => {
+            warn!(%err, "tftp: cannot start the transfer loops; TFTP is not served");
+            return;
+        }
+    };
     let slots = Arc::new(Slots::new(settings.max_transfers, settings.max_per_client));
     let noise = Arc::new(Noise::default());
     let settings = Arc::new(settings);
@@ -113,88 +125,13 @@ pub async fn run(
             settings.clone(),
             slots.clone(),
             noise.clone(),
+            loops.clone(),
             shutdown.clone(),
         ));
     }
     tokio::select! {
         () = shutdown.stopping() => {}
         _ = async { while listeners.join_next().await.is_some() {} } => {}
-    }
-}
-
-/// Who holds the transfer slots: a cap on all transfers and one per client address,
-/// so one host cannot take every slot.
-struct Slots {
-    total: Arc<Semaphore>,
-    max_per_client: usize,
-    per_client: Mutex<HashMap<IpAddr, usize>>,
-    /// Refusals, logged at most once every ten seconds per limit.
-    busy_log: Throttle,
-    client_log: Throttle,
-}
-
-/// One transfer's slot, given back when dropped.
-struct Slot {
-    slots: Arc<Slots>,
-    client: IpAddr,
-    _total: OwnedSemaphorePermit,
-}
-
-impl Slots {
-    fn new(max_transfers: usize, max_per_client: usize) -> Slots {
-        Slots {
-            total: Arc::new(Semaphore::new(max_transfers)),
-            max_per_client,
-            per_client: Mutex::new(HashMap::new()),
-            busy_log: Throttle::default(),
-            client_log: Throttle::default(),
-        }
-    }
-
-    /// A slot for a transfer to `client`, or the error message to send it.
-    fn take(self: &Arc<Self>, client: IpAddr, max_transfers: usize) -> Result<Slot, String> {
-        let mut per_client = self.lock();
-        let held = per_client.get(&client).copied().unwrap_or(0);
-        if held >= self.max_per_client {
-            let msg = format!(
-                "too many transfers from {client}: {held} in progress, the limit is {}",
-                self.max_per_client
-            );
-            if let Some(count) = self.client_log.due_now() {
-                warn!(%client, refused = count, "tftp: refused a request: {msg}");
-            }
-            return Err(msg);
-        }
-        let Ok(permit) = self.total.clone().try_acquire_owned() else {
-            let msg =
-                format!("server busy: {max_transfers} transfers in progress, try again later");
-            if let Some(count) = self.busy_log.due_now() {
-                warn!(%client, refused = count, "tftp: refused a request: {msg}");
-            }
-            return Err(msg);
-        };
-        per_client.insert(client, held + 1);
-        Ok(Slot {
-            slots: self.clone(),
-            client,
-            _total: permit,
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
-        self.per_client.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut per_client = self.slots.lock();
-        if let Some(held) = per_client.get_mut(&self.client) {
-            *held -= 1;
-            if *held == 0 {
-                per_client.remove(&self.client);
-            }
-        }
     }
 }
 
@@ -212,6 +149,7 @@ async fn listen(
     settings: Arc<TftpSettings>,
     slots: Arc<Slots>,
     noise: Arc<Noise>,
+    loops: Arc<Loops>,
     shutdown: Shutdown,
 ) {
     let local = match socket.local_addr() {
@@ -252,7 +190,7 @@ async fn listen(
                     source.clone(),
                     settings.clone(),
                     slot,
-                    shutdown.clone(),
+                    loops.clone(),
                 ));
             }
             Ok(Packet::Wrq(request)) => {
@@ -301,7 +239,7 @@ async fn serve_read(
     source: Arc<dyn FileSource>,
     settings: Arc<TftpSettings>,
     _slot: Slot,
-    shutdown: Shutdown,
+    loops: Arc<Loops>,
 ) {
     let name = String::from_utf8_lossy(&request.filename).into_owned();
     let record = FileEvents::new(Protocol::Tftp, peer, &name);
@@ -333,24 +271,24 @@ async fn serve_read(
         config.max_blksize = config.max_blksize.min(fit);
     }
     let started = Instant::now();
-    let mut transfer = Transfer::new(&request.options, file.len(), &config, started);
+    let transfer = Transfer::new(&request.options, file.len(), &config, started);
     let negotiated = transfer.negotiated();
-    // The transfer runs on a blocking thread: a lock-step transfer is one round trip
-    // per block, and a blocking receive wakes sooner than a task woken by epoll.
-    let driven = tokio::task::spawn_blocking(move || {
-        let result = drive(&socket, &mut transfer, &file, negotiated.blksize, &shutdown);
-        (transfer, result)
-    })
-    .await;
-    let transfer = match driven {
-        Ok((transfer, Ok(()))) => transfer,
-        Ok((_, Err(err))) => {
+    let job = Job {
+        socket,
+        transfer,
+        file: Arc::new(file),
+        blksize: negotiated.blksize,
+    };
+    let transfer = match loops.run(job).await {
+        Some((transfer, Ok(()))) => transfer,
+        Some((_, Err(err))) => {
             debug!(%peer, file = %name, %err, "tftp: transfer ended early");
             record.abandoned(None, &err.to_string());
             return;
         }
-        Err(err) => {
-            warn!(%peer, file = %name, %err, "tftp: transfer thread failed");
+        None => {
+            warn!(%peer, file = %name, "tftp: transfer lost: its loop ended");
+            record.abandoned(None, "server error");
             return;
         }
     };
@@ -433,200 +371,4 @@ fn transfer_socket(local: Ipv4Addr, peer: SocketAddr) -> std::io::Result<std::ne
     let socket = std::net::UdpSocket::bind((local, 0))?;
     socket.connect(peer)?;
     Ok(socket)
-}
-
-/// Runs the transfer to its end on this (blocking) thread: sends what it asks,
-/// feeds it replies and timeouts. When `shutdown` aborts, tells the client and
-/// returns an `Interrupted` error.
-fn drive(
-    socket: &std::net::UdpSocket,
-    transfer: &mut Transfer,
-    file: &OpenFile,
-    blksize: u16,
-    shutdown: &Shutdown,
-) -> std::io::Result<()> {
-    use std::io::ErrorKind;
-    let mut window = Window::new(blksize);
-    let mut inbound = vec![0u8; 1024];
-    // The receive timeout set on the socket, rounded up to 10 ms so that the
-    // steady state of a transfer needs no setsockopt per block.
-    let mut armed: Option<Duration> = None;
-    loop {
-        while let Some(transmit) = transfer.poll_transmit() {
-            match transmit {
-                Transmit::Oack(packet) | Transmit::Error(packet) => {
-                    window.flush(socket, file)?;
-                    socket.send(&packet)?;
-                }
-                Transmit::Data { block, offset, len } => {
-                    if window.is_full() {
-                        window.flush(socket, file)?;
-                    }
-                    window.push(block, offset, len);
-                }
-            }
-        }
-        window.flush(socket, file)?;
-        let Some(deadline) = transfer.poll_timeout() else {
-            return Ok(());
-        };
-        if shutdown.is_aborting() {
-            let msg = "server shutting down";
-            let _ = socket.send(&wire::error_packet(ErrorCode::NotDefined, msg));
-            return Err(std::io::Error::new(ErrorKind::Interrupted, msg));
-        }
-        let now = Instant::now();
-        let Some(left) = deadline
-            .checked_duration_since(now)
-            .filter(|d| !d.is_zero())
-        else {
-            transfer.handle_timeout(now);
-            continue;
-        };
-        // Rounded up to 10 ms, and never longer than the shutdown check.
-        let wait = Duration::from_millis(left.as_millis().div_ceil(10) as u64 * 10)
-            .clamp(Duration::from_millis(10), ABORT_CHECK);
-        if armed != Some(wait) {
-            socket.set_read_timeout(Some(wait))?;
-            armed = Some(wait);
-        }
-        match socket.recv(&mut inbound) {
-            Ok(n) => transfer.handle_datagram(Instant::now(), &inbound[..n]),
-            // A timeout fired (handle_timeout ignores an early call), or the client
-            // is gone (ICMP port unreachable): the core's retry count decides.
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                transfer.handle_timeout(Instant::now());
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// The DATA packets one round of `poll_transmit` asked for, sent together: the file
-/// bytes of the whole window are read with as few `pread`s as their offsets allow
-/// (one, for consecutive blocks) straight into one buffer, and the packets go out
-/// with one `sendmmsg`, each gathered from its 4-byte header and its slice of that
-/// buffer. A lone block (lock-step) is sent from a read-ahead buffer of
-/// [`READ_AHEAD`] bytes, so a lock-step transfer costs one receive and one send per
-/// block and a `pread` only every few dozen blocks.
-struct Window {
-    blksize: usize,
-    /// Blocks queued: number, file offset, length.
-    blocks: Vec<(u16, u64, usize)>,
-    headers: Vec<[u8; 4]>,
-    data: Vec<u8>,
-    /// Lock-step read-ahead: `ahead` holds the file bytes from `ahead_at`.
-    ahead: Vec<u8>,
-    ahead_at: u64,
-}
-
-/// The most file bytes one window buffer holds; a larger window is sent in parts,
-/// so a transfer with 64 KiB blocks and windowsize 64 does not hold 4 MiB.
-const WINDOW_BYTES: usize = 256 << 10;
-/// File bytes read at once for a lock-step transfer.
-const READ_AHEAD: usize = 16 << 10;
-
-impl Window {
-    fn new(blksize: u16) -> Window {
-        Window {
-            blksize: usize::from(blksize),
-            blocks: Vec::new(),
-            headers: Vec::new(),
-            data: Vec::new(),
-            ahead: Vec::new(),
-            ahead_at: 0,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        !self.blocks.is_empty() && (self.blocks.len() + 1) * self.blksize > WINDOW_BYTES
-    }
-
-    fn push(&mut self, block: u16, offset: u64, len: usize) {
-        self.blocks.push((block, offset, len));
-    }
-
-    /// Sends the queued blocks; on a read failure tells the client and returns it.
-    fn flush(&mut self, socket: &std::net::UdpSocket, file: &OpenFile) -> std::io::Result<()> {
-        let result = match self.blocks[..] {
-            [] => return Ok(()),
-            [(block, offset, len)] => self.send_one(socket, file, block, offset, len),
-            _ => self.send_window(socket, file),
-        };
-        self.blocks.clear();
-        result
-    }
-
-    /// One block, from the read-ahead buffer (refilled when the block is not in it).
-    fn send_one(
-        &mut self,
-        socket: &std::net::UdpSocket,
-        file: &OpenFile,
-        block: u16,
-        offset: u64,
-        len: usize,
-    ) -> std::io::Result<()> {
-        let held = self.ahead_at..self.ahead_at + self.ahead.len() as u64;
-        if !(held.contains(&offset) && offset + len as u64 <= held.end) {
-            let rest = usize::try_from(file.len().saturating_sub(offset)).unwrap_or(usize::MAX);
-            self.ahead.resize(rest.min(READ_AHEAD).max(len), 0);
-            self.ahead_at = offset;
-            if let Err(err) = file.read_exact_at(offset, &mut self.ahead) {
-                self.ahead.clear();
-                return Err(read_failed(socket, err));
-            }
-        }
-        let at = (offset - self.ahead_at) as usize;
-        let header = wire::data_header(block);
-        net::send_gathered(socket, &[(&header[..], &self.ahead[at..at + len])])
-    }
-
-    /// Several blocks: their bytes read into one buffer, one `sendmmsg`.
-    fn send_window(
-        &mut self,
-        socket: &std::net::UdpSocket,
-        file: &OpenFile,
-    ) -> std::io::Result<()> {
-        let total: usize = self.blocks.iter().map(|b| b.2).sum();
-        self.data.resize(total, 0);
-        // Runs of consecutive blocks are read with one pread each.
-        let mut at = 0;
-        let mut i = 0;
-        while i < self.blocks.len() {
-            let (_, start, _) = self.blocks[i];
-            let mut run = 0;
-            let mut j = i;
-            while j < self.blocks.len() && self.blocks[j].1 == start + run as u64 {
-                run += self.blocks[j].2;
-                j += 1;
-            }
-            if let Err(err) = file.read_exact_at(start, &mut self.data[at..at + run]) {
-                return Err(read_failed(socket, err));
-            }
-            at += run;
-            i = j;
-        }
-        self.headers.clear();
-        self.headers
-            .extend(self.blocks.iter().map(|b| wire::data_header(b.0)));
-        let mut at = 0;
-        let datagrams: Vec<(&[u8], &[u8])> = self
-            .headers
-            .iter()
-            .zip(&self.blocks)
-            .map(|(header, &(_, _, len))| {
-                let payload = &self.data[at..at + len];
-                at += len;
-                (&header[..], payload)
-            })
-            .collect();
-        net::send_gathered(socket, &datagrams)
-    }
-}
-
-/// Tells the client a read failed and gives the error back.
-fn read_failed(socket: &std::net::UdpSocket, err: std::io::Error) -> std::io::Error {
-    let msg = format!("read failed: {err}");
-    let _ = socket.send(&wire::error_packet(ErrorCode::NotDefined, &msg));
-    err
 }
