@@ -12,9 +12,7 @@
 //! until the bytes are back. Each loop beats a heartbeat ([`crate::liveness`]),
 //! so a loop that stalls anyway is seen by the watchdog.
 //!
-//! Hand-written on the `polling` crate (epoll) rather than as tokio tasks: tokio's
-//! sockets are edge-triggered (a second `recv` per packet to see `EAGAIN`), and
-//! a task wake-up per packet cost 15-35% more CPU than this loop in the storm.
+//! Hand-written on epoll ([`super::epoll`] says why not tokio or `polling`).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use bootherd_proto::tftp::transfer::{Transfer, Transmit};
 use bootherd_proto::wire::tftp::{self as wire, ErrorCode};
-use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 use tokio::sync::oneshot;
 use tracing::{error, warn};
 
+use super::epoll::{Epoll, Ready};
 use super::read_now::{read_now, ReadNow};
 use super::window::{Stretch, Window};
 use crate::liveness::{self, BEAT_INTERVAL};
@@ -59,7 +57,7 @@ pub struct Loops {
 
 /// What a loop's thread and the rest of the process share.
 struct Shared {
-    poller: Poller,
+    epoll: Epoll,
     inbox: Mutex<Vec<Message>>,
     /// No new transfers will come: end once the last one has.
     closing: AtomicBool,
@@ -96,7 +94,7 @@ impl Loops {
         let mut loops = Vec::with_capacity(count);
         for i in 0..count {
             let shared = Arc::new(Shared {
-                poller: Poller::new()?,
+                epoll: Epoll::new()?,
                 inbox: Mutex::new(Vec::new()),
                 closing: AtomicBool::new(false),
                 dead: AtomicBool::new(false),
@@ -155,7 +153,7 @@ impl Drop for Loops {
     fn drop(&mut self) {
         for shared in &self.loops {
             shared.closing.store(true, Ordering::Release);
-            let _ = shared.poller.notify();
+            shared.epoll.wake();
         }
     }
 }
@@ -168,8 +166,7 @@ impl Shared {
         }
         inbox.push(message);
         drop(inbox);
-        // Fails only if the poller is gone, and then so is the loop.
-        let _ = self.poller.notify();
+        self.epoll.wake();
     }
 }
 
@@ -210,7 +207,7 @@ const INBOUND: usize = 1024;
 
 impl Loop {
     fn run(&mut self, heartbeat: &liveness::Heartbeat) {
-        let mut events = Events::new();
+        let mut ready = Ready::with_capacity(256);
         let mut inbound = vec![0u8; INBOUND];
         let mut inbox = Vec::new();
         loop {
@@ -224,20 +221,19 @@ impl Loop {
                 })
                 .min(BEAT_INTERVAL)
                 .min(ABORT_CHECK);
-            events.clear();
-            if let Err(err) = self.shared.poller.wait(&mut events, Some(wait)) {
-                if err.kind() != io::ErrorKind::Interrupted {
-                    warn!(%err, "tftp: transfer loop cannot wait for its sockets");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+            if let Err(err) = self.shared.epoll.wait(&mut ready, wait) {
+                warn!(%err, "tftp: transfer loop cannot wait for its sockets");
+                std::thread::sleep(Duration::from_millis(10));
             }
-            for event in events.iter() {
-                self.readable(event.key, &mut inbound);
+            for key in ready.keys() {
+                self.readable(key, &mut inbound);
             }
-            std::mem::swap(
-                &mut inbox,
-                &mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            if ready.woken {
+                std::mem::swap(
+                    &mut inbox,
+                    &mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+            }
             for message in inbox.drain(..) {
                 match message {
                     Message::Start(job, done) => self.start(job, done),
@@ -288,16 +284,8 @@ impl Loop {
             armed: None,
             reading: false,
         });
-        // SAFETY (polling's contract): the socket is removed from the poller in
-        // `finish`, before it is closed.
-        let added = unsafe {
-            self.shared.poller.add_with_mode(
-                &self.transfers[key].socket,
-                Event::readable(key),
-                PollMode::Level,
-            )
-        };
-        match added {
+        // Removed from the set in `finish`, before the socket is closed.
+        match self.shared.epoll.add(&self.transfers[key].socket, key) {
             Ok(()) => self.pump(key),
             Err(err) => {
                 let running = self.transfers.remove(key);
@@ -406,10 +394,7 @@ impl Loop {
         running.armed = None;
         // Unwatched while it sleeps: level-triggered, its queued ACKs would wake
         // the loop again and again.
-        let _ =
-            self.shared
-                .poller
-                .modify_with_mode(&running.socket, Event::none(key), PollMode::Level);
+        let _ = self.shared.epoll.watch(&running.socket, key, false);
         let file = running.file.clone();
         let id = running.id;
         let shared = self.shared.clone();
@@ -430,11 +415,7 @@ impl Loop {
             return;
         };
         running.reading = false;
-        let _ = self.shared.poller.modify_with_mode(
-            &running.socket,
-            Event::readable(key),
-            PollMode::Level,
-        );
+        let _ = self.shared.epoll.watch(&running.socket, key, true);
         match result {
             Ok(buf) => {
                 running.window.filled(stretch, buf);
@@ -456,11 +437,11 @@ impl Loop {
         self.finish(key, Err(err));
     }
 
-    /// Ends transfer `key`: its socket leaves the poller and is closed, its result
+    /// Ends transfer `key`: its socket leaves the epoll set and is closed, its result
     /// goes back to the task that started it.
     fn finish(&mut self, key: usize, result: io::Result<()>) {
         let running = self.transfers.remove(key);
-        let _ = self.shared.poller.delete(&running.socket);
+        let _ = self.shared.epoll.delete(&running.socket);
         if let Some(done) = running.done {
             let _ = done.send((running.transfer, result));
         }

@@ -3,6 +3,7 @@
 //! (a new TID, RFC 1350), and one of the transfer loops ([`loops`]) drives a
 //! `bootherd_proto` transfer over it, many transfers per thread.
 
+mod epoll;
 mod loops;
 mod read_now;
 mod slots;
