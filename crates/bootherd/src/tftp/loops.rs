@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use tracing::{error, warn};
 
 use super::epoll::{Epoll, Ready};
-use super::read_now::{read_now, ReadNow};
+use super::read_now::{read_now, ReadNow, Way};
 use super::window::{Stretch, Window};
 use crate::liveness::{self, BEAT_INTERVAL};
 use crate::shutdown::{Shutdown, ABORT_CHECK};
@@ -186,7 +186,7 @@ struct Loop {
 }
 
 /// How a loop tries a read without waiting: [`read_now`] (tests force the other way).
-type Reader = fn(&OpenFile, u64, &mut [u8]) -> ReadNow;
+type Reader = fn(&OpenFile, &mut Way, u64, &mut [u8]) -> ReadNow;
 
 /// A transfer on its loop.
 struct Running {
@@ -200,6 +200,8 @@ struct Running {
     armed: Option<Instant>,
     /// A read is out on another thread: the socket is not watched meanwhile.
     reading: bool,
+    /// How its reads are made.
+    way: Way,
 }
 
 /// The receive buffer: an ACK or ERROR is small; anything longer is not one.
@@ -283,6 +285,7 @@ impl Loop {
             done: Some(done),
             armed: None,
             reading: false,
+            way: Way::CacheFirst,
         });
         // Removed from the set in `finish`, before the socket is closed.
         match self.shared.epoll.add(&self.transfers[key].socket, key) {
@@ -338,7 +341,7 @@ impl Loop {
             }
             if let Some(stretch) = running.window.missing(running.file.len()) {
                 let mut buf = running.window.take_buffer(stretch);
-                match (self.reader)(&running.file, stretch.offset, &mut buf) {
+                match (self.reader)(&running.file, &mut running.way, stretch.offset, &mut buf) {
                     ReadNow::Done => running.window.filled(stretch, buf),
                     ReadNow::WouldWait => return self.read_off_loop(key, stretch, buf),
                     ReadNow::Failed(err) => return self.read_failed(key, err),

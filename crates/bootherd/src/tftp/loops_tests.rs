@@ -132,7 +132,7 @@ fn one_loop_serves_many_lock_step_and_windowed_transfers_at_once() {
 #[test]
 fn a_read_that_would_wait_is_made_off_the_loop() {
     // Every read "would wait": each goes to the blocking pool and back.
-    fn never_now(_: &OpenFile, _: u64, _: &mut [u8]) -> ReadNow {
+    fn never_now(_: &OpenFile, _: &mut Way, _: u64, _: &mut [u8]) -> ReadNow {
         ReadNow::WouldWait
     }
     let rt = runtime();
