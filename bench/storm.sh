@@ -203,7 +203,7 @@ start_server() {
             local bin=$BIN
             [[ $srv == baseline ]] && bin=$BOOTHERD_BASELINE
             bootherd_config "$root" "$dir"
-            ip netns exec "$NS_S" "${SRV_TASKSET[@]}" env RUST_LOG=warn \
+            ip netns exec "$NS_S" "${SRV_TASKSET[@]}" env RUST_LOG=${STORM_LOG:-warn} \
                 "$bin" serve --config "$dir/bootherd.toml" --no-http \
                 >"$DATA/log/$srv.log" 2>&1 &
             ;;
@@ -255,6 +255,11 @@ start_lan() {
     die "the LAN dnsmasq did not start"
 }
 
+# UDP datagrams dropped in the LAN namespace because a socket buffer was full.
+lan_rcvbuf_errors() {
+    ip netns exec "$NS_L" awk '/^Udp:/ {if (h) print $6; h = 1}' /proc/net/snmp
+}
+
 stop_lan() {
     [[ -n $LAN_PID ]] || return 0
     kill "$LAN_PID" 2>/dev/null || true
@@ -280,7 +285,7 @@ ip -n "$NS_L" route add "$BOARD_NET" via "$LAN_PEER"
 declare -A RESULT
 FAILED=0
 run_storm() {
-    local srv=$1 n=$2 rep=$3 mb pis uboots uefis dir line rc=0
+    local srv=$1 n=$2 rep=$3 mb pis uboots uefis dir line rc=0 lan_drops_before
     mb=$MB; [[ $n -gt 50 ]] && mb=$BIG_MB
     pis=$((n * 6 / 10)); uboots=$((n * 2 / 10)); uefis=$((n - pis - uboots))
     dir=$DATA/run-$srv-$n-$rep
@@ -289,6 +294,7 @@ run_storm() {
     local uboot_dhcp=$SRV_ADDR
     [[ $srv == dnsmasq ]] && uboot_dhcp=$LAN_ADDR
     start_lan "$dir"
+    lan_drops_before=$(lan_rcvbuf_errors)
     start_server "$srv" "$DATA/tree-$mb" "$dir"
     wait_quiet
     log "$srv: $n boards ($pis Pi 4, $uboots U-Boot, $uefis UEFI), $mb MB each, rep $rep"
@@ -297,6 +303,8 @@ run_storm() {
         --pis "$pis" --uboots "$uboots" --uefis "$uefis" --root "$DATA/tree-$mb" \
         --server-pid "$SERVER_PID" --mac-seed "$rep" --max-seconds "$STORM_LIMIT" \
         2>"$DATA/log/storm-$srv-$n-$rep.err") || rc=$?
+    # Datagrams the LAN's DHCP server dropped for want of buffer room.
+    line+=" lan_drops=$(( $(lan_rcvbuf_errors) - lan_drops_before ))"
     stop_server
     stop_lan
     echo "$srv n=$n rep=$rep $line" >>"$DATA/log/results.txt"
@@ -325,14 +333,14 @@ done
 echo
 echo "# Boot storm: time until the last board has its last file (median of $REPS)"
 echo "# machine: $(nproc) CPUs, kernel $(uname -r); pinned: $([[ ${#SRV_TASKSET[@]} -gt 0 ]] && echo yes || echo no); busy starts: $BUSY_WAITS"
-printf '%-6s %-9s %8s %8s %8s %7s %9s %9s %8s %10s %10s %10s\n' boards server last_s p50_s p99_s failed cl_resend sv_resend dhcp_rs srv_cpu_s srv_rss_kb cli_cpu_s
+printf '%-6s %-9s %8s %8s %8s %8s %7s %9s %9s %8s %10s %10s %10s\n' boards server last_s dhcp_s p50_s p99_s failed cl_resend sv_resend dhcp_rs srv_cpu_s srv_rss_kb cli_cpu_s
 for n in $SCALES; do
     for srv in $SERVERS; do
         vals=()
-        for f in last_board_s p50_s p99_s failed client_resends server_resends dhcp_resends server_cpu_s server_rss_peak_kb client_cpu_s; do
+        for f in last_board_s dhcp_last_s p50_s p99_s failed client_resends server_resends dhcp_resends server_cpu_s server_rss_peak_kb client_cpu_s; do
             vals+=("$(for rep in $(seq 1 "$REPS"); do field "$srv,$n,$rep" "$f"; done | median)")
         done
-        printf '%-6s %-9s %8s %8s %8s %7s %9s %9s %8s %10s %10s %10s\n' "$n" "$srv" "${vals[@]}"
+        printf '%-6s %-9s %8s %8s %8s %8s %7s %9s %9s %8s %10s %10s %10s\n' "$n" "$srv" "${vals[@]}"
     done
     if [[ " $SERVERS " == *" bootherd "* && " $SERVERS " == *" dnsmasq "* ]]; then
         b=$(for rep in $(seq 1 "$REPS"); do field "bootherd,$n,$rep" last_board_s; done | median)

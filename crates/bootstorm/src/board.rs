@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use bootherd_proto::client::format_mac;
 use bootherd_proto::emulate::{
     self, BootTarget, Emulated, Fetch, Fetched, FilePlan, Identity, Need, Read, Reply,
 };
@@ -38,6 +39,8 @@ pub struct Outcome {
     pub mac: [u8; 6],
     /// From the storm's start to the board's last file (or its failure).
     pub elapsed: Duration,
+    /// From the storm's start to the end of its DHCP conversation, if it ended.
+    pub dhcp_done: Option<Duration>,
     /// Files read whole, and their bytes.
     pub files: u64,
     pub bytes: u64,
@@ -63,21 +66,23 @@ impl Board<'_> {
             kind: self.machine.kind,
             mac: self.machine.mac,
             elapsed: Duration::ZERO,
+            dhcp_done: None,
             files: 0,
             bytes: 0,
             resends: Resends::default(),
             dhcp_resends: 0,
             failure: None,
         };
-        if let Err(failure) = self.run(&mut outcome) {
+        if let Err(failure) = self.run(&mut outcome, start) {
             outcome.failure = Some(failure);
         }
         outcome.elapsed = start.elapsed();
         outcome
     }
 
-    fn run(&self, outcome: &mut Outcome) -> Result<(), String> {
+    fn run(&self, outcome: &mut Outcome, start: Instant) -> Result<(), String> {
         let (address, plan) = self.dhcp(outcome)?;
+        outcome.dhcp_done = Some(start.elapsed());
         let mut plan = plan;
         let mut config_txt: Option<Vec<u8>> = None;
         let mut pxe_config: Option<Vec<u8>> = None;
@@ -269,6 +274,12 @@ impl Board<'_> {
         for attempt in 0..REQUEST_TRIES {
             if attempt > 0 {
                 outcome.dhcp_resends += 1;
+                eprintln!(
+                    "bootstorm: {} {}: no ACK from {server} in {} s, REQUEST again",
+                    self.machine.kind.id(),
+                    format_mac(&self.machine.mac),
+                    REQUEST_WAIT.as_secs()
+                );
             }
             self.relay
                 .send(&self.machine, &request, server)
@@ -305,6 +316,12 @@ impl Board<'_> {
         for attempt in 0..REQUEST_TRIES {
             if attempt > 0 {
                 outcome.dhcp_resends += 1;
+                eprintln!(
+                    "bootstorm: {} {}: no ACK from {proxy}:4011 in {} s, asking again",
+                    self.machine.kind.id(),
+                    format_mac(&self.machine.mac),
+                    REQUEST_WAIT.as_secs()
+                );
             }
             socket
                 .send_to(&bytes, SocketAddrV4::new(proxy, PXE_PORT))

@@ -238,9 +238,15 @@ fn main() -> ExitCode {
     let sum = |f: fn(&Outcome) -> u64| -> u64 { outcomes.iter().map(f).sum() };
     let bytes = sum(|o| o.bytes);
     let last = times.last().copied().unwrap_or(f64::NAN);
+    // The DHCP phase: when the last board had its answer.
+    let dhcp_last = outcomes
+        .iter()
+        .filter_map(|o| o.dhcp_done)
+        .max()
+        .map_or(f64::NAN, |d| d.as_secs_f64());
     println!(
         "boards={boards} pis={} uboots={} uefis={} booted={} failed={failed} \
-         last_board_s={last:.3} p50_s={:.3} p99_s={:.3} wall_s={:.3} files={} bytes={bytes} \
+         last_board_s={last:.3} dhcp_last_s={dhcp_last:.3} p50_s={:.3} p99_s={:.3} wall_s={:.3} files={} bytes={bytes} \
          mb_per_s={:.1} client_resends={} server_resends={} dhcp_resends={} \
          server_cpu_s={} server_rss_peak_kb={} client_cpu_s={own_cpu:.2}",
         cli.pis,
