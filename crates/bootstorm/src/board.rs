@@ -16,7 +16,8 @@ use bootherd_proto::wire::dhcp::{DhcpPacket, MessageType, PXE_PORT};
 
 use crate::expected::Expected;
 use crate::relay::Relay;
-use crate::tftp_get::{tftp_get, Got, Resends};
+use crate::tftp_get::{Got, Resends};
+use crate::tftp_loop::TftpLoop;
 
 /// REQUEST and port 4011: tries, and the wait for each answer.
 const REQUEST_TRIES: u32 = 3;
@@ -56,6 +57,7 @@ pub struct Board<'a> {
     pub relay: &'a Relay,
     pub servers: &'a Servers,
     pub expected: &'a Expected,
+    pub tftp: &'a TftpLoop,
     pub replies: Receiver<Reply>,
 }
 
@@ -145,7 +147,9 @@ impl Board<'_> {
         address: Ipv4Addr,
         outcome: &mut Outcome,
     ) -> Result<Got, String> {
-        let got = tftp_get(fetch, address, &mut outcome.resends)
+        let got = self
+            .tftp
+            .get(fetch, address, &mut outcome.resends)
             .map_err(|e| format!("TFTP {} from {address}: {e}", fetch.path))?;
         if let Got::Found {
             size: Some(size),

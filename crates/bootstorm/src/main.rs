@@ -23,11 +23,17 @@
 
 #[path = "../../dhcpload/src/netns.rs"]
 mod netns;
+// bootherd's level-triggered epoll set, for the boards' TFTP loop (which needs
+// only part of it).
+#[allow(dead_code)]
+#[path = "../../bootherd/src/tftp/epoll.rs"]
+mod epoll;
 
 mod board;
 mod expected;
 mod relay;
 mod tftp_get;
+mod tftp_loop;
 mod usage;
 
 use std::net::Ipv4Addr;
@@ -44,6 +50,7 @@ use clap::Parser;
 use board::{Board, Outcome, Servers};
 use expected::Expected;
 use relay::Relay;
+use tftp_loop::TftpLoop;
 
 /// A fleet boot storm: emulated Pi 4s, U-Boot boards and UEFI PXE clients boot
 /// at once through a DHCP relay; every file is checksummed. Prints one
@@ -131,6 +138,13 @@ fn main() -> ExitCode {
         uboot: uboot_dhcp,
     });
     let expected = Arc::new(expected);
+    let tftp = match TftpLoop::start() {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            eprintln!("bootstorm: cannot start the TFTP loop: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let relay_thread = {
         let relay = relay.clone();
@@ -151,6 +165,7 @@ fn main() -> ExitCode {
         let machine = Identity::new(kind, mac, None);
         let replies = relay.register(machine.xid);
         let (relay, servers, expected) = (relay.clone(), servers.clone(), expected.clone());
+        let tftp = tftp.clone();
         let (start_at, barrier, done) = (start_at.clone(), barrier.clone(), done.clone());
         let spawned = std::thread::Builder::new()
             .stack_size(512 << 10)
@@ -162,6 +177,7 @@ fn main() -> ExitCode {
                     relay: &relay,
                     servers: &servers,
                     expected: &expected,
+                    tftp: &tftp,
                     replies,
                 };
                 let _ = done.send(board.boot(start));

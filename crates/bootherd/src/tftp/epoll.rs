@@ -6,6 +6,7 @@
 //! the `polling` crate, tried first, adds four system calls to every wait (it arms
 //! a timerfd and re-arms its notifier each time), which in a boot storm, where a
 //! round often finds one ready socket, doubled the system calls per block.
+//! bench's bootstorm borrows this file for the emulated boards' TFTP loop.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
