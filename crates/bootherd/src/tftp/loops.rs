@@ -29,7 +29,7 @@ use tracing::{error, warn};
 
 use super::epoll::{Epoll, Ready};
 use super::read_now::{read_now, ReadNow, Way};
-use super::window::{Stretch, Window};
+use super::window::{self, Stretch, Window};
 use crate::liveness::{self, BEAT_INTERVAL};
 use crate::shutdown::{Shutdown, ABORT_CHECK};
 use crate::vfs::OpenFile;
@@ -339,7 +339,9 @@ impl Loop {
             if running.window.is_empty() {
                 break;
             }
-            if let Some(stretch) = running.window.missing(running.file.len()) {
+            let read_ahead = window::read_ahead(self.transfers.len());
+            let running = &mut self.transfers[key];
+            if let Some(stretch) = running.window.missing(running.file.len(), read_ahead) {
                 let mut buf = running.window.take_buffer(stretch);
                 match (self.reader)(&running.file, &mut running.way, stretch.offset, &mut buf) {
                     ReadNow::Done => running.window.filled(stretch, buf),

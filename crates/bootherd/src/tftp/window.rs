@@ -18,9 +18,19 @@ use crate::net;
 /// The most file bytes one window holds; a larger window is sent in parts, so a
 /// transfer with 64 KiB blocks and windowsize 64 does not hold 4 MiB.
 pub const WINDOW_BYTES: usize = 256 << 10;
-/// File bytes read at once, at least: a lock-step transfer reads every few
-/// dozen blocks, not every block.
+/// File bytes read at once, at most, beyond what the blocks need: a lock-step
+/// transfer alone on its loop reads every dozen blocks, not every block.
 pub const READ_AHEAD: usize = 16 << 10;
+/// The read-ahead of all transfers on one loop together: bytes read ahead are
+/// sent a whole round of the loop later, and with 200 lock-step transfers 16
+/// KiB each (3 MiB) no longer stayed in the CPU's cache: a pread per block was
+/// cheaper than the cache misses. Each transfer reads ahead its share of this.
+pub const READ_AHEAD_PER_LOOP: usize = 512 << 10;
+
+/// The read-ahead of each of `transfers` transfers on one loop.
+pub fn read_ahead(transfers: usize) -> usize {
+    (READ_AHEAD_PER_LOOP / transfers.max(1)).min(READ_AHEAD)
+}
 
 /// A file's bytes to read: where, how many (never past the end of the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,16 +86,16 @@ impl Window {
     }
 
     /// The file bytes the queued blocks need that the cache does not hold, from
-    /// the first block's offset to the last block's end, at least [`READ_AHEAD`]
+    /// the first block's offset to the last block's end, at least `read_ahead`
     /// bytes, never past `file_len`.
-    pub fn missing(&self, file_len: u64) -> Option<Stretch> {
+    pub fn missing(&self, file_len: u64, read_ahead: usize) -> Option<Stretch> {
         let start = self.blocks.iter().map(|b| b.1).min()?;
         let end = self.blocks.iter().map(|b| b.1 + b.2 as u64).max()?;
         let held = self.cache_at..self.cache_at + self.cache.len() as u64;
         if held.start <= start && end <= held.end {
             return None;
         }
-        let want = (end - start).max(READ_AHEAD as u64);
+        let want = (end - start).max(read_ahead as u64);
         let len = want.min(file_len.saturating_sub(start)).max(end - start);
         Some(Stretch {
             offset: start,
@@ -165,7 +175,7 @@ mod tests {
         let mut w = Window::new(512);
         w.push(1, 0, 512);
         // One lock-step block: READ_AHEAD bytes (here the file is larger).
-        let s = w.missing(100_000).unwrap();
+        let s = w.missing(100_000, READ_AHEAD).unwrap();
         assert_eq!(
             s,
             Stretch {
@@ -175,20 +185,20 @@ mod tests {
         );
         let buf = w.take_buffer(s);
         w.filled(s, buf);
-        assert_eq!(w.missing(100_000), None);
+        assert_eq!(w.missing(100_000, READ_AHEAD), None);
         w.blocks.clear();
         // Blocks 2..=32 are in the cache; 33 is not.
         w.push(32, 31 * 512, 512);
-        assert_eq!(w.missing(100_000), None);
+        assert_eq!(w.missing(100_000, READ_AHEAD), None);
         w.blocks.clear();
         w.push(33, 32 * 512, 512);
-        assert_eq!(w.missing(100_000).unwrap().offset, 32 * 512);
+        assert_eq!(w.missing(100_000, READ_AHEAD).unwrap().offset, 32 * 512);
         w.blocks.clear();
         // A window of 40 blocks: all of them, in one stretch.
         for b in 0..40u16 {
             w.push(b + 100, u64::from(b + 99) * 512, 512);
         }
-        let s = w.missing(100_000).unwrap();
+        let s = w.missing(100_000, READ_AHEAD).unwrap();
         assert_eq!(
             s,
             Stretch {
@@ -199,8 +209,19 @@ mod tests {
         w.blocks.clear();
         // Near the end of the file: never past it; the last block is short.
         w.push(195, 194 * 512, 100_000 - 194 * 512);
-        let s = w.missing(100_000).unwrap();
+        let s = w.missing(100_000, READ_AHEAD).unwrap();
         assert_eq!(s.offset + s.len as u64, 100_000);
+    }
+
+    #[test]
+    fn many_transfers_on_a_loop_read_ahead_less() {
+        assert_eq!(read_ahead(1), READ_AHEAD);
+        assert_eq!(read_ahead(32), READ_AHEAD);
+        assert_eq!(read_ahead(200), READ_AHEAD_PER_LOOP / 200);
+        let mut w = Window::new(1468);
+        w.push(1, 0, 1468);
+        // Below one block: the block itself.
+        assert_eq!(w.missing(1 << 20, read_ahead(1000)).unwrap().len, 1468);
     }
 
     #[test]
@@ -216,7 +237,7 @@ mod tests {
             w.push(b + 1, u64::from(b) * 1000, 1000);
         }
         w.then(b"\0\x05\0\0bye\0".to_vec());
-        let s = w.missing(3000).unwrap();
+        let s = w.missing(3000, READ_AHEAD).unwrap();
         let mut buf = w.take_buffer(s);
         buf.copy_from_slice(&data[..s.len]);
         w.filled(s, buf);
