@@ -107,11 +107,7 @@ mod tests {
 
     #[test]
     fn every_datagram_arrives_whole_and_in_order() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
-        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let (rx, tx) = crate::net::loopback_pair();
         let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
         let heads: Vec<[u8; 4]> = (0..3u8).map(|i| [0, 3, 0, i + 1]).collect();
         let datagrams: Vec<(&[u8], &[u8])> = vec![

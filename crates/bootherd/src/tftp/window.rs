@@ -226,11 +226,7 @@ mod tests {
 
     #[test]
     fn blocks_then_the_control_packet_arrive_in_order() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
-        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let (rx, tx) = crate::net::loopback_pair();
         let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
         let mut w = Window::new(1000);
         for b in 0..3u16 {
