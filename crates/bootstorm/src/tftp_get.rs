@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 use bootherd_proto::emulate::{Fetch, Read, EARLY_TERMINATE};
-use bootherd_proto::wire::tftp::{self, ErrorCode, Mode, Packet, Request};
+use bootherd_proto::wire::tftp::{self, ErrorCode, Packet};
 use sha2::{Digest, Sha256};
 
 /// How long a board waits for each packet before sending its last one again.
@@ -73,13 +73,7 @@ impl TftpRead {
         let socket = UdpSocket::bind(SocketAddrV4::new(local, 0))?;
         socket.set_nonblocking(true)?;
         let server = SocketAddr::V4(SocketAddrV4::new(fetch.server, 69));
-        let mut rrq = Vec::new();
-        Packet::Rrq(Request {
-            filename: fetch.path.as_bytes().to_vec(),
-            mode: Mode::Octet,
-            options: fetch.options.clone(),
-        })
-        .emit(&mut rrq);
+        let rrq = fetch.request();
         socket.send_to(&rrq, server)?;
         Ok(TftpRead {
             socket,

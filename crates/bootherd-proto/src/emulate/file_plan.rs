@@ -42,6 +42,21 @@ pub struct Fetch {
     pub need: Need,
 }
 
+impl Fetch {
+    /// The read request the firmware sends for it: octet mode, its options in
+    /// its order.
+    pub fn request(&self) -> Vec<u8> {
+        let mut rrq = Vec::new();
+        crate::wire::tftp::Packet::Rrq(crate::wire::tftp::Request {
+            filename: self.path.as_bytes().to_vec(),
+            mode: crate::wire::tftp::Mode::Octet,
+            options: self.options.clone(),
+        })
+        .emit(&mut rrq);
+        rrq
+    }
+}
+
 /// What a [`Fetch`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use bootherd_proto::emulate::{Fetch, Fetched, Read, EARLY_TERMINATE};
-use bootherd_proto::wire::tftp::{self, ErrorCode, Mode, Packet, Request};
+use bootherd_proto::wire::tftp::{self, ErrorCode, Packet};
 use tokio::net::UdpSocket;
 
 use super::*;
@@ -22,13 +22,7 @@ pub(super) async fn tftp_get(
         .await
         .map_err(io_err("binding a TFTP socket"))?;
     let server = SocketAddr::V4(SocketAddrV4::new(fetch.server, port));
-    let mut rrq = Vec::new();
-    Packet::Rrq(Request {
-        filename: fetch.path.as_bytes().to_vec(),
-        mode: Mode::Octet,
-        options: fetch.options.clone(),
-    })
-    .emit(&mut rrq);
+    let rrq = fetch.request();
     let asked_blksize: Option<usize> = fetch
         .options
         .iter()
