@@ -379,6 +379,7 @@ fn reload(state: &mut Reloadable, source: &ConfigSource) -> anyhow::Result<Strin
         || old.tftp.max_transfers_per_client != config.tftp.max_transfers_per_client
         || old.tftp.max_client_timeout_secs != config.tftp.max_client_timeout_secs
         || old.tftp.stall_timeout_ms != config.tftp.stall_timeout_ms
+        || old.tftp.busy_poll_us != config.tftp.busy_poll_us
         || old.tftp.rewrites != config.tftp.rewrites
     {
         restart.push("tftp limits, rewrites and ports");

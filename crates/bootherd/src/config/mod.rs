@@ -224,6 +224,12 @@ impl Config {
                 format!("{} is outside 1000..=3600000", t.stall_timeout_ms),
             ));
         }
+        if t.busy_poll_us > 1_000 {
+            return Err(invalid(
+                "tftp.busy_poll_us",
+                format!("{} is more than 1000 (1 ms)", t.busy_poll_us),
+            ));
+        }
         if self.service.shutdown_grace_ms > 600_000 {
             return Err(invalid(
                 "service.shutdown_grace_ms",

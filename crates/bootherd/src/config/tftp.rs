@@ -40,6 +40,12 @@ pub struct TftpConfig {
     /// How long a transfer may make no progress (no ACK moving it forward) before
     /// it ends with a TFTP error, whatever timeout was negotiated, in milliseconds.
     pub stall_timeout_ms: u64,
+    /// How long a transfer loop keeps polling its sockets before it sleeps, while
+    /// transfers are in flight, in microseconds (0: never). Waking a sleeping
+    /// thread (and, on a VM, a halted vCPU) can take longer than a lock-step
+    /// block's whole round trip; polling briefly catches the next ACK awake. Costs
+    /// at most this much CPU per idle gap, and nothing when no transfer runs.
+    pub busy_poll_us: u32,
     /// Request-name rewrites, applied in order before the name is checked and
     /// looked up (`rewrite.rs`); none by default.
     #[serde(rename = "rewrite")]
@@ -75,6 +81,7 @@ impl Default for TftpConfig {
             max_transfers_per_client: 16,
             max_client_timeout_secs: 10,
             stall_timeout_ms: 30_000,
+            busy_poll_us: 50,
             rewrites: Vec::new(),
         }
     }

@@ -39,6 +39,11 @@ impl Ready {
         }
     }
 
+    /// True when the last wait found nothing (no socket, no wake-up).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The keys of the ready sockets.
     pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
         self.events[..self.len]

@@ -12,6 +12,10 @@
 //! until the bytes are back. Each loop beats a heartbeat ([`crate::liveness`]),
 //! so a loop that stalls anyway is seen by the watchdog.
 //!
+//! While transfers run, a loop polls its sockets for `tftp.busy_poll_us` (50 us by
+//! default) before it sleeps: on this project's VM a lock-step round trip was
+//! mostly the wake-up of a sleeping thread on a halted vCPU (BENCHMARKS.md).
+//!
 //! Hand-written on epoll ([`super::epoll`] says why not tokio or `polling`).
 
 use std::cmp::Reverse;
@@ -78,16 +82,22 @@ enum Message {
 
 impl Loops {
     /// Starts one loop per CPU this process may run on. `blocking` runs the reads
-    /// that would wait; `shutdown` ends every transfer when it aborts.
-    pub fn start(blocking: tokio::runtime::Handle, shutdown: Shutdown) -> io::Result<Loops> {
+    /// that would wait; `shutdown` ends every transfer when it aborts; each loop
+    /// polls for `busy_poll` before it sleeps while it has transfers.
+    pub fn start(
+        blocking: tokio::runtime::Handle,
+        shutdown: Shutdown,
+        busy_poll: Duration,
+    ) -> io::Result<Loops> {
         let count = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Loops::with_reader(count, read_now, blocking, shutdown)
+        Loops::with_reader(count, read_now, busy_poll, blocking, shutdown)
     }
 
     /// [`Loops::start`] with `count` loops and `reader` for the reads tried on them.
     fn with_reader(
         count: usize,
         reader: Reader,
+        busy_poll: Duration,
         blocking: tokio::runtime::Handle,
         shutdown: Shutdown,
     ) -> io::Result<Loops> {
@@ -107,6 +117,7 @@ impl Loops {
                 shutdown: shutdown.clone(),
                 started: 0,
                 reader,
+                busy_poll,
             };
             std::thread::Builder::new()
                 .name(format!("tftp-loop-{i}"))
@@ -183,6 +194,8 @@ struct Loop {
     /// are reused), so a late read result never reaches a later transfer.
     started: u64,
     reader: Reader,
+    /// How long to poll before sleeping while transfers run (`tftp.busy_poll_us`).
+    busy_poll: Duration,
 }
 
 /// How a loop tries a read without waiting: [`read_now`] (tests force the other way).
@@ -223,9 +236,11 @@ impl Loop {
                 })
                 .min(BEAT_INTERVAL)
                 .min(ABORT_CHECK);
-            if let Err(err) = self.shared.epoll.wait(&mut ready, wait) {
-                warn!(%err, "tftp: transfer loop cannot wait for its sockets");
-                std::thread::sleep(Duration::from_millis(10));
+            if !self.poll_briefly(&mut ready) {
+                if let Err(err) = self.shared.epoll.wait(&mut ready, wait) {
+                    warn!(%err, "tftp: transfer loop cannot wait for its sockets");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             }
             for key in ready.keys() {
                 self.readable(key, &mut inbound);
@@ -261,6 +276,29 @@ impl Loop {
             if self.transfers.is_empty() && self.shared.closing.load(Ordering::Acquire) {
                 return;
             }
+        }
+    }
+
+    /// While transfers run, polls the sockets (`epoll_wait` with no timeout) for up
+    /// to `busy_poll` before the loop sleeps: the next ACK of a lock-step transfer
+    /// often comes sooner than a sleeping thread wakes. True when `ready` now holds
+    /// something; false when the loop should sleep (`ready` is then empty).
+    fn poll_briefly(&self, ready: &mut Ready) -> bool {
+        if self.busy_poll.is_zero() || self.transfers.is_empty() {
+            return false;
+        }
+        let until = Instant::now() + self.busy_poll;
+        loop {
+            if self.shared.epoll.wait(ready, Duration::ZERO).is_err() {
+                return false;
+            }
+            if !ready.is_empty() {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::hint::spin_loop();
         }
     }
 

@@ -86,6 +86,19 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// The default `tftp.busy_poll_us`.
+const BUSY_POLL: Duration = Duration::from_micros(50);
+
+/// One loop with `reader` and `busy_poll`.
+fn loops(
+    reader: Reader,
+    busy_poll: Duration,
+    rt: &tokio::runtime::Runtime,
+    shutdown: Shutdown,
+) -> Loops {
+    Loops::with_reader(1, reader, busy_poll, rt.handle().clone(), shutdown).unwrap()
+}
+
 fn completed(finished: Option<Finished>) -> u64 {
     match finished {
         Some((transfer, Ok(()))) => match transfer.outcome() {
@@ -100,8 +113,7 @@ fn completed(finished: Option<Finished>) -> u64 {
 #[test]
 fn one_loop_serves_many_lock_step_and_windowed_transfers_at_once() {
     let rt = runtime();
-    let loops =
-        Arc::new(Loops::with_reader(1, read_now, rt.handle().clone(), Shutdown::new()).unwrap());
+    let loops = Arc::new(loops(read_now, BUSY_POLL, &rt, Shutdown::new()));
     let mut clients = Vec::new();
     let mut servers = Vec::new();
     for i in 0..24u32 {
@@ -136,8 +148,7 @@ fn a_read_that_would_wait_is_made_off_the_loop() {
         ReadNow::WouldWait
     }
     let rt = runtime();
-    let loops =
-        Arc::new(Loops::with_reader(1, never_now, rt.handle().clone(), Shutdown::new()).unwrap());
+    let loops = Arc::new(loops(never_now, Duration::ZERO, &rt, Shutdown::new()));
     let data = file_bytes(200_000, 7);
     let (lock_step, c1) = job(&data, &[]);
     let (windowed, c2) = job(&data, &[("blksize", "1024"), ("windowsize", "8")]);
@@ -156,8 +167,7 @@ fn a_read_that_would_wait_is_made_off_the_loop() {
 fn an_abort_ends_every_transfer_and_tells_its_client() {
     let rt = runtime();
     let shutdown = Shutdown::new();
-    let loops =
-        Arc::new(Loops::with_reader(1, read_now, rt.handle().clone(), shutdown.clone()).unwrap());
+    let loops = Arc::new(loops(read_now, BUSY_POLL, &rt, shutdown.clone()));
     let data = file_bytes(100_000, 5);
     let mut pending = Vec::new();
     for _ in 0..3 {
@@ -187,5 +197,29 @@ fn an_abort_ends_every_transfer_and_tells_its_client() {
             }
         };
         assert_eq!(error, "server shutting down");
+    }
+}
+
+#[test]
+fn a_busy_polling_loop_goes_to_sleep_between_transfers_and_wakes_for_the_next() {
+    // After its last transfer ends the loop stops polling and sleeps; a new one
+    // must still wake it (a loop that kept looking at the last round's events
+    // would never see it).
+    let rt = runtime();
+    let loops = Arc::new(loops(
+        read_now,
+        Duration::from_micros(500),
+        &rt,
+        Shutdown::new(),
+    ));
+    let data = file_bytes(150_000, 11);
+    for round in 0..3 {
+        let (job, client) = job(&data, &[("blksize", "1468"), ("windowsize", "8")]);
+        let l = loops.clone();
+        let server = rt.spawn(async move { completed(l.run(job).await) });
+        let got = fetch(&client, 1468, 8, true);
+        assert!(got == data, "round {round}: the file arrived changed");
+        assert_eq!(rt.block_on(server).unwrap(), 150_000);
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

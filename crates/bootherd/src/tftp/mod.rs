@@ -52,6 +52,8 @@ pub struct TftpSettings {
     pub clamp_to_mtu: bool,
     /// `[[tftp.rewrite]]` rules for request names.
     pub rewrites: Rewrites,
+    /// How long a transfer loop polls before it sleeps while transfers run.
+    pub busy_poll: Duration,
 }
 
 impl From<&TftpConfig> for TftpSettings {
@@ -70,6 +72,7 @@ impl From<&TftpConfig> for TftpSettings {
             clamp_to_mtu: !c.allow_fragmentation,
             // Checked by `Config::validate`; a bad rule cannot reach here.
             rewrites: Rewrites::new(&c.rewrites).unwrap_or_default(),
+            busy_poll: Duration::from_micros(u64::from(c.busy_poll_us)),
         }
     }
 }
@@ -108,7 +111,11 @@ pub async fn run(
     settings: TftpSettings,
     shutdown: Shutdown,
 ) {
-    let loops = match Loops::start(tokio::runtime::Handle::current(), shutdown.clone()) {
+    let loops = match Loops::start(
+        tokio::runtime::Handle::current(),
+        shutdown.clone(),
+        settings.busy_poll,
+    ) {
         Ok(loops) => Arc::new(loops),
         Err(err) => {
             warn!(%err, "tftp: cannot start the transfer loops; TFTP is not served");

@@ -162,6 +162,11 @@ fn rows() -> Vec<Row> {
             "tftp.stall_timeout_ms",
         ),
         row(
+            "busy poll",
+            tftp(&format!("busy_poll_us = 5000 {HERE}\n")),
+            "tftp.busy_poll_us",
+        ),
+        row(
             "rewrite pattern",
             tftp(&format!("[[tftp.rewrite]]\nfrom = '(' {HERE}\nto = ''\n")),
             "tftp.rewrite[0].from",
