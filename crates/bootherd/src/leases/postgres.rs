@@ -177,14 +177,7 @@ impl PgStore {
                hostname = excluded.hostname, state = excluded.state, starts = excluded.starts,
                ends = excluded.ends, server = excluded.server, seq = nextval('lease_seq')",
         )
-        .bind(columns.ips)
-        .bind(columns.macs)
-        .bind(columns.client_ids)
-        .bind(columns.hostnames)
-        .bind(columns.states)
-        .bind(columns.starts)
-        .bind(columns.ends)
-        .bind(&*self.server)
+        .bind_columns(columns, &self.server)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -221,14 +214,7 @@ impl PgStore {
                              OR (excluded.state = 'offered' AND l.state = 'offered')))
                  RETURNING l.ip",
             )
-            .bind(columns.ips)
-            .bind(columns.macs)
-            .bind(columns.client_ids)
-            .bind(columns.hostnames)
-            .bind(columns.states)
-            .bind(columns.starts)
-            .bind(columns.ends)
-            .bind(&*self.server)
+            .bind_columns(columns, &self.server)
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
@@ -285,6 +271,25 @@ struct Columns {
     states: Vec<String>,
     starts: Vec<i64>,
     ends: Vec<i64>,
+}
+
+/// Binds a lease batch's columns as `$1`..`$7` and the writing server as `$8`,
+/// the parameters of both upserts.
+trait BindColumns<'q> {
+    fn bind_columns(self, columns: Columns, server: &'q str) -> Self;
+}
+
+impl<'q> BindColumns<'q> for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn bind_columns(self, c: Columns, server: &'q str) -> Self {
+        self.bind(c.ips)
+            .bind(c.macs)
+            .bind(c.client_ids)
+            .bind(c.hostnames)
+            .bind(c.states)
+            .bind(c.starts)
+            .bind(c.ends)
+            .bind(server)
+    }
 }
 
 impl Columns {
